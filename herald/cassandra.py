@@ -1,0 +1,25 @@
+"""Cassandra connections built from settings, one way for every component."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+
+from herald.settings import CassandraSettings
+
+
+def cassandra_cluster(settings: CassandraSettings, **options: Any) -> Cluster:
+    """A driver ``Cluster`` for the configured contact points; call ``connect()`` on it."""
+    auth = None
+    if settings.username and settings.password:
+        auth = PlainTextAuthProvider(settings.username, settings.password.get_secret_value())
+    return Cluster(
+        settings.contact_points,
+        port=settings.port,
+        auth_provider=auth,
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        **options,
+    )

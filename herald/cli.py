@@ -1,0 +1,94 @@
+"""The `herald` command: the single entry point for operators."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import typer
+
+from herald.errors import HeraldError
+from herald.settings import HeraldSettings
+from herald.stack.launcher import ServerStatus, Stack
+
+app = typer.Typer(help="Herald: a Kafka-native notification pipeline.", no_args_is_help=True)
+stack_app = typer.Typer(
+    help="Run the local stack: Kafka, Cassandra, schema registry, Redis.", no_args_is_help=True
+)
+app.add_typer(stack_app, name="stack")
+
+
+def _settings() -> HeraldSettings:
+    return HeraldSettings()
+
+
+def _fail(error: HeraldError) -> typer.Exit:
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def _megabytes(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**20:.0f} MB"
+
+
+def print_status(statuses: list[ServerStatus]) -> None:
+    typer.echo(f"{'server':<10} {'state':<9} {'address':<22} {'pid':>8} {'memory':>9}")
+    for status in statuses:
+        typer.echo(
+            f"{status.name:<10} {status.state:<9} {status.address:<22} "
+            f"{status.pid or '-':>8} {_megabytes(status.rss_bytes):>9}"
+        )
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Fetch the servers on first use, start them, and wait until each answers."""
+    started = time.monotonic()
+    try:
+        statuses = Stack(_settings(), say=typer.echo).up()
+    except HeraldError as error:
+        raise _fail(error) from error
+    print_status(statuses)
+    typer.echo(f"stack up in {time.monotonic() - started:.1f}s")
+
+
+@stack_app.command("down")
+def stack_down(
+    wipe: bool = typer.Option(False, "--wipe", help="Also remove the servers' data and logs."),
+) -> None:
+    """Stop the servers this stack started (and only those)."""
+    try:
+        Stack(_settings(), say=typer.echo).down(wipe=wipe)
+    except HeraldError as error:
+        raise _fail(error) from error
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Show each server's state, address and memory; exit 1 unless all are healthy."""
+    statuses = Stack(_settings(), say=typer.echo).status()
+    print_status(statuses)
+    if not all(status.ready for status in statuses):
+        raise typer.Exit(code=1)
+
+
+@stack_app.command("logs")
+def stack_logs(
+    server: str = typer.Argument(..., help="kafka, cassandra, registry or redis"),
+    lines: int = typer.Option(50, "--lines", "-n", help="How many lines from the end."),
+) -> None:
+    """Print the end of one server's log."""
+    try:
+        path: Path = Stack(_settings()).log_file(server)
+    except HeraldError as error:
+        raise _fail(error) from error
+    from herald.stack.process import tail
+
+    typer.echo(f"==> {path}")
+    typer.echo(tail(path, lines), nl=False)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

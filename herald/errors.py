@@ -1,0 +1,17 @@
+"""Herald's error tree: one root, and subclasses that say what happens next."""
+
+
+class HeraldError(Exception):
+    """Root of every error Herald raises on purpose."""
+
+
+class ConfigurationError(HeraldError):
+    """Settings that cannot work, found before any I/O is attempted."""
+
+
+class StackError(HeraldError):
+    """The local stack could not be fetched, started, checked or stopped."""
+
+
+class CodecError(HeraldError):
+    """Bytes that are not a valid Confluent-framed Avro record, or a record that does not fit."""

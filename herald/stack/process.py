@@ -1,0 +1,90 @@
+"""Thin process and socket helpers for the launcher: spawn, identify, stop, tail."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+
+def spawn(argv: list[str], stdout_file: Path, cwd: Path) -> int:
+    """Start ``argv`` in its own session, output appended to ``stdout_file``; returns the pid."""
+    stdout_file.parent.mkdir(parents=True, exist_ok=True)
+    with stdout_file.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603 - argv is built by the launcher, not a shell
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def _reap(pid: int) -> None:
+    # A server started by this very process (a test session) stays a zombie until reaped.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def is_ours(pid: int, marker: str) -> bool:
+    """True when ``pid`` is alive (not a zombie) and its command line mentions ``marker``."""
+    _reap(pid)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    if "\nState:\tZ" in status:
+        return False
+    return marker.encode() in cmdline
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def stop(pid: int, marker: str, timeout_s: float = 60.0) -> None:
+    """SIGTERM the process group, then SIGKILL it if it has not gone after ``timeout_s``."""
+    for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if not is_ours(pid, marker):
+                return
+            time.sleep(0.2)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def tail(path: Path, lines: int) -> str:
+    try:
+        with path.open(errors="replace") as handle:
+            return "".join(deque(handle, maxlen=lines))
+    except OSError:
+        return ""
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident memory of one process, from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
