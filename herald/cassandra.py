@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from herald.settings import CassandraSettings
@@ -20,6 +20,10 @@ def cassandra_cluster(settings: CassandraSettings, **options: Any) -> Cluster:
         settings.contact_points,
         port=settings.port,
         auth_provider=auth,
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        execution_profiles={
+            EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy())
+            )
+        },
         **options,
     )

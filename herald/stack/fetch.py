@@ -73,11 +73,11 @@ def _registry(settings: HeraldSettings, target: Path) -> None:
     (target / _COMPLETE).touch()
 
 
-def redis_server(settings: HeraldSettings, *, install: bool) -> str:
-    """The redis-server binary; installed through apt when missing, permitted and ``install``."""
+def redis_server(settings: HeraldSettings) -> str:
+    """The redis-server binary; installed through apt when missing and permitted."""
     found = shutil.which("redis-server")
-    if found or not install:
-        return found or "redis-server"
+    if found:
+        return found
     if not settings.stack.allow_apt or shutil.which("apt-get") is None:
         raise StackError("redis-server not found: install it (apt-get install redis-server)")
     if os.geteuid() != 0:
@@ -92,7 +92,7 @@ def redis_server(settings: HeraldSettings, *, install: bool) -> str:
     return shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
-def ensure_installed(settings: HeraldSettings) -> servers.Installed:
+def ensure_installed(settings: HeraldSettings) -> None:
     """Fetch whatever is not in the cache yet; cheap when everything is there."""
     stack = settings.stack
     _maven_jars(
@@ -114,4 +114,4 @@ def ensure_installed(settings: HeraldSettings) -> servers.Installed:
         ],
     )
     _registry(settings, servers.registry_dir(settings))
-    return servers.installed(settings, redis_server(settings, install=True))
+    redis_server(settings)

@@ -6,7 +6,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,11 +43,17 @@ def java_major(version_output: str) -> int | None:
 
 
 class Stack:
-    def __init__(self, settings: HeraldSettings, say: Say = print) -> None:
+    def __init__(
+        self,
+        settings: HeraldSettings,
+        say: Say = print,
+        install: Callable[[HeraldSettings], None] = fetch.ensure_installed,
+    ) -> None:
         self.settings = settings
         self.say = say
-        redis_server = fetch.redis_server(settings, install=False)
-        self.plans = servers.plans(settings, servers.installed(settings, redis_server))
+        self.install = install
+        # Paths in the cache are fixed by version; redis-server is found through PATH.
+        self.plans = servers.plans(settings, servers.installed(settings, "redis-server"))
 
     # -- queries -------------------------------------------------------------------------
     def pid(self, plan: ServerPlan) -> int | None:
@@ -83,9 +89,9 @@ class Stack:
             return self.status()
         self._check_java()
         self._check_ports(to_start)
-        self.plans = servers.plans(self.settings, fetch.ensure_installed(self.settings))
+        self.install(self.settings)
         # Servers that need others start last, once those answer.
-        ordered = sorted((self.plans[plan.name] for plan in to_start), key=lambda p: len(p.needs))
+        ordered = sorted(to_start, key=lambda plan: len(plan.needs))
         for plan in ordered:
             self._wait_ready([self.plans[need] for need in plan.needs], quiet=True)
             self._start(plan)
@@ -130,7 +136,7 @@ class Stack:
                 raise StackError(
                     f"{plan.name}: preparing storage failed:\n{result.stdout}{result.stderr}"
                 )
-        pid = process.spawn(plan.argv, plan.stdout_file, plan.run_dir)
+        pid = process.spawn(plan.argv, plan.stdout_file)
         plan.pid_file.write_text(f"{pid}\n")
         self.say(f"starting {plan.name} (pid {pid})")
 
@@ -139,7 +145,8 @@ class Stack:
         waiting = list(plans)
         while waiting:
             plan = waiting[0]
-            if self.pid(plan) is None:
+            pid = process.read_pid(plan.pid_file)
+            if pid is None or not process.alive(pid):
                 raise StackError(
                     f"{plan.name} exited during start-up; the end of its log:\n"
                     + self._log_tail(plan)
@@ -163,8 +170,11 @@ class Stack:
         return "".join(f"--- {path}\n{process.tail(path, 20)}" for path in files if path.exists())
 
     # -- down ----------------------------------------------------------------------------
-    def down(self, *, wipe: bool = False) -> None:
+    def down(self, *, wipe: bool = False, only: Collection[str] | None = None) -> None:
+        """Stop our servers (those named in ``only``, or all), newest first."""
         for plan in reversed(self.plans.values()):
+            if only is not None and plan.name not in only:
+                continue
             pid = self.pid(plan)
             if pid is not None:
                 self.say(f"stopping {plan.name} (pid {pid})")

@@ -6,25 +6,32 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections import deque
 from pathlib import Path
 
 
-def spawn(argv: list[str], stdout_file: Path, cwd: Path) -> int:
-    """Start ``argv`` in its own session, output appended to ``stdout_file``; returns the pid."""
+def spawn(argv: list[str], stdout_file: Path) -> int:
+    """Start ``argv`` in a session of its own, output appended to ``stdout_file``; its pid.
+
+    posix_spawn leaves no Popen object behind: the server outlives this process by design.
+    """
     stdout_file.parent.mkdir(parents=True, exist_ok=True)
-    with stdout_file.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 - argv is built by the launcher, not a shell
+    out = os.open(stdout_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        return os.posix_spawnp(
+            argv[0],
             argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=cwd,
-            start_new_session=True,
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out, 1),
+                (os.POSIX_SPAWN_DUP2, out, 2),
+            ],
+            setsid=True,
         )
-    return process.pid
+    finally:
+        os.close(out)
 
 
 def _reap(pid: int) -> None:
@@ -33,15 +40,27 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def is_ours(pid: int, marker: str) -> bool:
-    """True when ``pid`` is alive (not a zombie) and its command line mentions ``marker``."""
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
     _reap(pid)
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
-    if "\nState:\tZ" in status:
+    return "\nState:\tZ" not in status
+
+
+def is_ours(pid: int, marker: str) -> bool:
+    """``pid`` is alive and its command line mentions ``marker`` (guards against pid reuse).
+
+    Right after a spawn the command line can read empty for a moment (the kernel is still
+    in execve), so a process just started is watched with `alive`, not with this.
+    """
+    if not alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
         return False
     return marker.encode() in cmdline
 

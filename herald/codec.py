@@ -1,0 +1,115 @@
+"""Avro in the Confluent wire format: magic byte 0, a 4-byte big-endian schema id, the Avro body.
+
+Any Kafka tool that speaks the Confluent format (kcat, Kafka Connect, ksqlDB, Spark with
+ABRiS, ...) can read what Herald writes. Schemas live in the registry; the codec caches
+parsed schemas by id so the hot path never calls the registry twice for one schema.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import fastavro
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from herald.errors import CodecError, HeraldError
+from herald.settings import RegistrySettings
+
+MAGIC = 0
+_HEADER = struct.Struct(">bI")
+
+
+class RegistryError(HeraldError):
+    """The schema registry refused or could not answer."""
+
+
+def frame(schema_id: int, body: bytes) -> bytes:
+    return _HEADER.pack(MAGIC, schema_id) + body
+
+
+def unframe(data: bytes) -> tuple[int, memoryview]:
+    """Split a Confluent-framed message into (schema id, Avro body)."""
+    if len(data) < _HEADER.size:
+        raise CodecError(f"{len(data)} bytes is too short for the Confluent wire format")
+    magic, schema_id = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise CodecError(f"magic byte {magic} is not the Confluent wire format's 0")
+    return schema_id, memoryview(data)[_HEADER.size :]
+
+
+class AvroCodec:
+    """Encodes and decodes records of registered schemas; close it (or use ``with``)."""
+
+    def __init__(self, registry: SchemaRegistryClient) -> None:
+        self._registry = registry
+        self._parsed: dict[int, Any] = {}
+
+    @classmethod
+    def from_settings(cls, settings: RegistrySettings) -> AvroCodec:
+        return cls(SchemaRegistryClient(settings.client_config()))
+
+    def __enter__(self) -> AvroCodec:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._registry.close()
+
+    def latest_id(self, subject: str) -> int:
+        try:
+            schema_id = self._registry.get_latest_version(subject).schema_id
+        except SchemaRegistryError as exc:
+            raise RegistryError(f"no schema under {subject}: {exc}") from exc
+        if schema_id is None:
+            raise RegistryError(f"the registry gave no id for {subject}")
+        return schema_id
+
+    def register(self, subject: str, schema: Mapping[str, Any]) -> int:
+        """Register ``schema`` under ``subject`` (idempotent) and return its id."""
+        try:
+            schema_id = self._registry.register_schema(
+                subject, Schema(json.dumps(schema), schema_type="AVRO")
+            )
+        except SchemaRegistryError as exc:
+            raise RegistryError(f"registering {subject}: {exc}") from exc
+        self._parsed.setdefault(schema_id, fastavro.parse_schema(dict(schema)))
+        return schema_id
+
+    def _schema(self, schema_id: int) -> Any:
+        parsed = self._parsed.get(schema_id)
+        if parsed is None:
+            try:
+                schema = self._registry.get_schema(schema_id)
+            except SchemaRegistryError as exc:
+                raise CodecError(f"schema id {schema_id} is unknown to the registry") from exc
+            if schema.schema_str is None:
+                raise CodecError(f"schema id {schema_id} has no schema text")
+            parsed = fastavro.parse_schema(json.loads(schema.schema_str))
+            self._parsed[schema_id] = parsed
+        return parsed
+
+    def encode(self, schema_id: int, record: Mapping[str, Any]) -> bytes:
+        buffer = io.BytesIO()
+        try:
+            fastavro.schemaless_writer(buffer, self._schema(schema_id), record)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise CodecError(f"record does not fit schema {schema_id}: {exc}") from exc
+        return frame(schema_id, buffer.getvalue())
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        schema_id, body = unframe(data)
+        schema = self._schema(schema_id)
+        try:
+            record = fastavro.schemaless_reader(io.BytesIO(body), schema, None)
+        except (ValueError, TypeError, EOFError, IndexError, UnicodeDecodeError) as exc:
+            raise CodecError(f"body does not decode with schema {schema_id}: {exc}") from exc
+        if not isinstance(record, dict):
+            raise CodecError(f"schema {schema_id} is not a record schema")
+        return record

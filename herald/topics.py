@@ -1,0 +1,55 @@
+"""Creating and describing topics through the Kafka admin API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from herald.errors import HeraldError
+
+
+class TopicError(HeraldError):
+    """A topic could not be created or described."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 1
+    replication_factor: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], timeout_s: float = 30) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
+    new = [
+        NewTopic(
+            s.name,
+            num_partitions=s.partitions,
+            replication_factor=s.replication_factor,
+            config=dict(s.config),
+        )
+        for s in specs
+    ]
+    if not new:
+        return
+    for name, future in admin.create_topics(new, operation_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            raise TopicError(f"creating topic {name}: {exc}") from exc
+
+
+def partition_count(admin: AdminClient, topic: str, timeout_s: float = 10) -> int:
+    metadata = admin.list_topics(topic, timeout=timeout_s)
+    described = metadata.topics.get(topic)
+    if described is None or described.error is not None:
+        raise TopicError(f"topic {topic} is not there: {described.error if described else ''}")
+    return len(described.partitions)
