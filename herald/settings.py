@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from herald.errors import ConfigurationError
+from herald.models import Channel
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -120,6 +121,26 @@ class StackSettings(_Frozen):
     start_timeout_s: float = 180.0
 
 
+def _default_limits() -> dict[Channel, int]:
+    return {Channel.PUSH: 10, Channel.SMS: 3, Channel.EMAIL: 20}
+
+
+class PipelineSettings(_Frozen):
+    """How the pipeline decides: topics, limits, templates."""
+
+    partitions: int = 6  # of the per-user, preference, contact and channel topics
+    templates_dir: Path = Path("templates")
+    mandatory_categories: frozenset[str] = frozenset({"security"})
+    rate_limits: dict[Channel, int] = Field(default_factory=_default_limits)  # per window
+    category_rate_limits: dict[str, dict[Channel, int]] = Field(default_factory=dict)
+    rate_window_s: int = 3600
+    max_recipients: int = 100_000
+    max_data_bytes: int = 64 * 1024
+    max_sms_segments: int = 6
+    dedupe_ttl_s: int = 7 * 24 * 3600
+    deferred_poll_s: float = 1.0
+
+
 class HeraldSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HERALD_", env_nested_delimiter="__", frozen=True, extra="ignore"
@@ -130,3 +151,4 @@ class HeraldSettings(BaseSettings):
     cassandra: CassandraSettings = Field(default_factory=CassandraSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
