@@ -62,6 +62,23 @@ class AvroCodec:
     def close(self) -> None:
         self._registry.close()
 
+    def set_compatibility(self, subject: str, level: str) -> None:
+        try:
+            self._registry.set_compatibility(subject, level)
+        except SchemaRegistryError as exc:
+            raise RegistryError(f"setting {level} on {subject}: {exc}") from exc
+
+    def compatible(self, subject: str, schema: Mapping[str, Any]) -> bool:
+        """Whether ``schema`` may be registered next under ``subject``."""
+        try:
+            return bool(
+                self._registry.test_compatibility(
+                    subject, Schema(json.dumps(schema), schema_type="AVRO")
+                )
+            )
+        except SchemaRegistryError as exc:
+            raise RegistryError(f"testing compatibility on {subject}: {exc}") from exc
+
     def latest_id(self, subject: str) -> int:
         try:
             schema_id = self._registry.get_latest_version(subject).schema_id

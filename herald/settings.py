@@ -129,6 +129,10 @@ class PipelineSettings(_Frozen):
     """How the pipeline decides: topics, limits, templates."""
 
     partitions: int = 6  # of the per-user, preference, contact and channel topics
+    replication_factor: int = 1
+    worker_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "herald" / "workers"
+    )
     templates_dir: Path = Path("templates")
     mandatory_categories: frozenset[str] = frozenset({"security"})
     rate_limits: dict[Channel, int] = Field(default_factory=_default_limits)  # per window

@@ -53,3 +53,56 @@ def partition_count(admin: AdminClient, topic: str, timeout_s: float = 10) -> in
     if described is None or described.error is not None:
         raise TopicError(f"topic {topic} is not there: {described.error if described else ''}")
     return len(described.partitions)
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The pipeline's topics, all under one configurable prefix."""
+
+    prefix: str
+
+    @property
+    def requests(self) -> str:
+        return f"{self.prefix}requests"
+
+    @property
+    def per_user(self) -> str:
+        return f"{self.prefix}per-user"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}status"
+
+    @property
+    def dead_letter(self) -> str:
+        return f"{self.prefix}dead-letter"
+
+    @property
+    def user_preferences(self) -> str:
+        return f"{self.prefix}user-preferences"
+
+    @property
+    def user_contacts(self) -> str:
+        return f"{self.prefix}user-contacts"
+
+    def channel(self, channel: str) -> str:
+        return f"{self.prefix}channel.{channel}"
+
+
+# Large fan-out requests carry up to 100,000 recipients in one record.
+REQUEST_MAX_BYTES = 16 * 1024 * 1024
+
+
+def pipeline_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
+    """Every topic the pipeline needs. Per-user, profile and channel topics share a partition
+    count so that a user's events, preferences and contacts land on the same partition number."""
+    compacted = {"cleanup.policy": "compact"}
+    return [
+        TopicSpec(names.requests, partitions, config={"max.message.bytes": str(REQUEST_MAX_BYTES)}),
+        TopicSpec(names.per_user, partitions),
+        TopicSpec(names.user_preferences, partitions, config=compacted),
+        TopicSpec(names.user_contacts, partitions, config=compacted),
+        *(TopicSpec(names.channel(c), partitions) for c in ("push", "sms", "email")),
+        TopicSpec(names.status, partitions),
+        TopicSpec(names.dead_letter, 1, config={"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    ]

@@ -1,31 +1,20 @@
-"""The `herald` command: the single entry point for operators."""
+"""`herald stack ...`: the local stack."""
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
 import typer
 
+from herald.cli.common import fail as _fail
+from herald.cli.common import settings as _settings
 from herald.errors import HeraldError
-from herald.settings import HeraldSettings
 from herald.stack.launcher import ServerStatus, Stack
 
-app = typer.Typer(help="Herald: a Kafka-native notification pipeline.", no_args_is_help=True)
 stack_app = typer.Typer(
     help="Run the local stack: Kafka, Cassandra, schema registry, Redis.", no_args_is_help=True
 )
-app.add_typer(stack_app, name="stack")
-
-
-def _settings() -> HeraldSettings:
-    return HeraldSettings()
-
-
-def _fail(error: HeraldError) -> typer.Exit:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
 
 
 def _megabytes(value: int | None) -> str:
@@ -87,8 +76,3 @@ def stack_logs(
 
     typer.echo(f"==> {path}")
     typer.echo(tail(path, lines), nl=False)
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()

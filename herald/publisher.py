@@ -1,0 +1,106 @@
+"""The SDK services use to publish: notification requests, and users' preferences and contacts.
+
+Idempotent producer with acks=all; ``publish`` returns only after the broker confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from herald.codec import AvroCodec
+from herald.contracts import CONTACTS, PREFERENCES, REQUEST, R, TopicCodec
+from herald.errors import HeraldError
+from herald.models import NotificationRequest, UserContacts, UserPreferences
+from herald.settings import HeraldSettings
+from herald.topics import REQUEST_MAX_BYTES, TopicNames
+from herald.validation import validate
+
+
+class PublishError(HeraldError):
+    """The broker did not confirm every record."""
+
+
+def producer_config(settings: HeraldSettings, **overrides: Any) -> dict[str, Any]:
+    return settings.kafka.client_config(
+        **{
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "message.max.bytes": REQUEST_MAX_BYTES,
+            **overrides,
+        }
+    )
+
+
+class Publisher:
+    def __init__(
+        self,
+        settings: HeraldSettings,
+        *,
+        producer: Producer | None = None,
+        codec: AvroCodec | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        names = TopicNames(settings.kafka.topic_prefix)
+        self._limits = settings.pipeline
+        self._timeout_s = timeout_s
+        self._owns_codec = codec is None
+        self._codec = codec or AvroCodec.from_settings(settings.registry)
+        self._producer = producer or Producer(producer_config(settings))
+        self._requests = TopicCodec(self._codec, names.requests, REQUEST)
+        self._preferences = TopicCodec(self._codec, names.user_preferences, PREFERENCES)
+        self._contacts = TopicCodec(self._codec, names.user_contacts, CONTACTS)
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._producer.flush(self._timeout_s)
+        if self._owns_codec:
+            self._codec.close()
+
+    def publish(self, request: NotificationRequest) -> None:
+        self.publish_batch([request])
+
+    def publish_batch(self, requests: Iterable[NotificationRequest]) -> int:
+        """Validate every request first (nothing is sent if one is invalid), then send all."""
+        batch = list(requests)
+        for request in batch:
+            validate(request, self._limits)
+        return self._send(self._requests, [(r.request_id, r) for r in batch])
+
+    def publish_preferences(self, profiles: Iterable[UserPreferences]) -> int:
+        return self._send(self._preferences, [(p.user_id, p) for p in profiles])
+
+    def publish_contacts(self, contacts: Iterable[UserContacts]) -> int:
+        return self._send(self._contacts, [(c.user_id, c) for c in contacts])
+
+    def _send(self, codec: TopicCodec[R], keyed: list[tuple[str, R]]) -> int:
+        failures: list[str] = []
+
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                failures.append(f"{message.key()!r}: {error.str()}")
+
+        for key, record in keyed:
+            value = codec.encode(record)
+            while True:
+                try:
+                    self._producer.produce(
+                        codec.topic, key=key.encode(), value=value, on_delivery=delivered
+                    )
+                    break
+                except BufferError:  # the local queue is full: let deliveries drain
+                    self._producer.poll(0.1)
+        if self._producer.flush(self._timeout_s) > 0:
+            raise PublishError(f"the broker did not confirm every record in {self._timeout_s}s")
+        if failures:
+            raise PublishError(f"{len(failures)} record(s) failed: {'; '.join(failures[:5])}")
+        return len(keyed)

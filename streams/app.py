@@ -1,0 +1,112 @@
+"""The Faust app: built by a factory from settings, agents registered on it, no import-time I/O.
+
+requests --fan_out--> per-user --decide--> channel.push/sms/email  (+ status for each step)
+user-preferences / user-contacts --> tables co-partitioned with per-user (by user_id)
+deferred (Redis) --timer--> per-user
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+import redis.asyncio as redis
+
+from herald.codec import AvroCodec
+from herald.contracts import (
+    CONTACTS,
+    PREFERENCES,
+    REQUEST,
+    USER_NOTIFICATION,
+    TopicCodec,
+    register_all,
+)
+from herald.settings import HeraldSettings
+from herald.topics import TopicNames
+from streams.deferred import DeferredStore
+from streams.handlers import Clock, Codecs, Handlers, utc_now
+from streams.outbox import Outbox, raw_topic
+from streams.templates import TemplateStore
+
+
+def app_id(settings: HeraldSettings) -> str:
+    """Consumer group and changelog names follow the topic prefix, so prefixes isolate."""
+    return f"{settings.kafka.topic_prefix}streams"
+
+
+def faust_app(settings: HeraldSettings) -> faust.App:
+    brokers = [f"kafka://{b.strip()}" for b in settings.kafka.bootstrap_servers.split(",")]
+    return faust.App(
+        app_id(settings),
+        broker=brokers,
+        store="memory://",
+        topic_partitions=settings.pipeline.partitions,
+        topic_replication_factor=settings.pipeline.replication_factor,
+        web_enabled=False,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        datadir=str(settings.pipeline.worker_dir / app_id(settings)),
+        producer_max_request_size=16 * 1024 * 1024,
+        consumer_max_fetch_size=16 * 1024 * 1024,
+    )
+
+
+def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App:
+    names = TopicNames(settings.kafka.topic_prefix)
+    partitions = settings.pipeline.partitions
+    app = faust_app(settings)
+    codec = AvroCodec.from_settings(settings.registry)
+    register_all(codec, names)
+    handlers = Handlers(
+        Codecs(
+            requests=TopicCodec(codec, names.requests, REQUEST),
+            per_user=TopicCodec(codec, names.per_user, USER_NOTIFICATION),
+            preferences=TopicCodec(codec, names.user_preferences, PREFERENCES),
+            contacts=TopicCodec(codec, names.user_contacts, CONTACTS),
+        ),
+        Outbox(app, codec, names),
+        TemplateStore(
+            settings.pipeline.templates_dir, max_sms_segments=settings.pipeline.max_sms_segments
+        ),
+        DeferredStore(
+            redis.Redis.from_url(settings.redis.url.get_secret_value()),
+            key=f"{settings.kafka.topic_prefix}deferred",
+        ),
+        settings.pipeline,
+        clock,
+    )
+    raw_values: faust.Schema = faust.Schema(
+        key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"
+    )
+    json_values: faust.Schema = faust.Schema(
+        key_type=str, key_serializer="json", value_serializer="json"
+    )
+    preferences = app.Table("user-preferences", partitions=partitions, schema=raw_values)
+    contacts = app.Table("user-contacts", partitions=partitions, schema=raw_values)
+    states = app.Table("user-state", partitions=partitions, schema=json_values)
+
+    @app.agent(raw_topic(app, names.requests))
+    async def fan_out(stream: Any) -> None:
+        async for event in stream.events():
+            await handlers.fan_out(event)
+
+    @app.agent(raw_topic(app, names.user_preferences))
+    async def track_preferences(stream: Any) -> None:
+        async for event in stream.events():
+            await handlers.profile(event, preferences, handlers.codecs.preferences)
+
+    @app.agent(raw_topic(app, names.user_contacts))
+    async def track_contacts(stream: Any) -> None:
+        async for event in stream.events():
+            await handlers.profile(event, contacts, handlers.codecs.contacts)
+
+    @app.agent(raw_topic(app, names.per_user))
+    async def decide(stream: Any) -> None:
+        async for event in stream.events():
+            await handlers.decide(event, preferences, contacts, states)
+
+    @app.timer(settings.pipeline.deferred_poll_s)  # type: ignore[untyped-decorator]
+    async def release_deferred() -> None:
+        await handlers.release_due()
+
+    return app

@@ -1,0 +1,235 @@
+"""What happens to each event: decode, call the pure decisions, emit. No Faust here, so the
+logic can be driven from any loop; streams/app.py wires these to agents and tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from herald.contracts import TopicCodec
+from herald.errors import CodecError
+from herald.models import (
+    Channel,
+    ChannelMessage,
+    NotificationRequest,
+    Reason,
+    State,
+    UserContacts,
+    UserNotification,
+    UserPreferences,
+)
+from herald.settings import PipelineSettings
+from herald.validation import ValidationError, validate
+from streams import state as user_state
+from streams.decision import Defer, Expire, Outcome, Policy, Send, Suppress, decide
+from streams.deferred import DeferredStore
+from streams.outbox import Outbox
+from streams.templates import TemplateError, TemplateStore
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclasses.dataclass
+class Codecs:
+    requests: TopicCodec[NotificationRequest]
+    per_user: TopicCodec[UserNotification]
+    preferences: TopicCodec[UserPreferences]
+    contacts: TopicCodec[UserContacts]
+
+
+class Handlers:
+    def __init__(
+        self,
+        codecs: Codecs,
+        outbox: Outbox,
+        templates: TemplateStore,
+        deferred: DeferredStore,
+        pipeline: PipelineSettings,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.codecs = codecs
+        self.outbox = outbox
+        self.templates = templates
+        self.deferred = deferred
+        self.pipeline = pipeline
+        self.policy = Policy.from_settings(pipeline)
+        self.clock = clock
+
+    # -- fan-out ---------------------------------------------------------------------------
+    async def fan_out(self, event: Any) -> int:
+        """One request -> one UserNotification per recipient (or `expired` statuses)."""
+        now = self.clock()
+        try:
+            request = self.codecs.requests.decode(event.value)
+            validate(request, self.pipeline)
+        except (CodecError, ValidationError) as error:
+            await self.outbox.dead_letter(event, f"{type(error).__name__}: {error}", now)
+            return 0
+        expired = request.expires_at is not None and request.expires_at <= now
+        for user_id in request.recipients:
+            note = request.for_user(user_id)
+            if expired:
+                await self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
+            else:
+                await self.outbox.per_user(note)
+        return len(request.recipients)
+
+    # -- profiles --------------------------------------------------------------------------
+    async def profile(
+        self, event: Any, table: MutableMapping[str, bytes], codec: TopicCodec[Any]
+    ) -> None:
+        """Keep the latest valid preferences or contacts per user; a tombstone deletes."""
+        key = (event.key or b"").decode(errors="replace")
+        if event.value is None:
+            table.pop(key, None)
+            return
+        try:
+            codec.decode(event.value)
+        except CodecError as error:
+            await self.outbox.dead_letter(event, f"CodecError: {error}", self.clock())
+            return
+        table[key] = event.value
+
+    # -- per-user decision -----------------------------------------------------------------
+    async def decide(
+        self,
+        event: Any,
+        preferences: MutableMapping[str, bytes],
+        contacts: MutableMapping[str, bytes],
+        states: MutableMapping[str, Any],
+    ) -> None:
+        now = self.clock()
+        try:
+            note = self.codecs.per_user.decode(event.value)
+        except CodecError as error:
+            await self.outbox.dead_letter(event, f"CodecError: {error}", now)
+            return
+        prefs = self._profile(preferences, note.user_id, self.codecs.preferences)
+        reach = self._profile(contacts, note.user_id, self.codecs.contacts)
+        try:
+            template_channels = self.templates.channels(note.template_id)
+        except TemplateError as error:
+            await self.outbox.status(
+                note, State.SUPPRESSED, now, reason=Reason.TEMPLATE_ERROR, detail=error.detail
+            )
+            return
+        current = states.get(note.user_id)
+        outcomes = decide(
+            note,
+            prefs,
+            reach,
+            template_channels,
+            user_state.queued_channels(current, note.notification_id),
+            user_state.recent_sends(current),
+            now,
+            self.policy,
+        )
+        queued: list[Channel] = []
+        for outcome in outcomes:
+            channel = await self._apply(note, outcome, prefs, now)
+            if channel is not None:
+                queued.append(channel)
+        if queued:
+            states[note.user_id] = user_state.after_sends(
+                current,
+                note.notification_id,
+                queued,
+                now.timestamp(),
+                self.policy.window_s,
+                self.pipeline.dedupe_ttl_s,
+            )
+
+    @staticmethod
+    def _profile(table: MutableMapping[str, bytes], user_id: str, codec: TopicCodec[Any]) -> Any:
+        raw = table.get(user_id)
+        return None if raw is None else codec.decode(raw)
+
+    async def _apply(
+        self, note: UserNotification, outcome: Outcome, prefs: UserPreferences | None, now: datetime
+    ) -> Channel | None:
+        """Emit what one outcome means; the channel when messages were queued on it."""
+        if isinstance(outcome, Send):
+            return outcome.channel if await self._send(note, outcome, prefs, now) else None
+        if isinstance(outcome, Suppress):
+            await self.outbox.status(
+                note, State.SUPPRESSED, now, channel=outcome.channel, reason=outcome.reason
+            )
+        elif isinstance(outcome, Defer):
+            later = dataclasses.replace(note, channels=outcome.channels)
+            await self.deferred.add(outcome.until, self.outbox.encode_per_user(later))
+            for channel in outcome.channels:
+                await self.outbox.status(
+                    note,
+                    State.DEFERRED,
+                    now,
+                    channel=channel,
+                    reason=outcome.reason,
+                    detail=f"until {outcome.until.isoformat()}",
+                )
+        elif isinstance(outcome, Expire):
+            await self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
+        return None
+
+    async def _send(
+        self, note: UserNotification, send: Send, prefs: UserPreferences | None, now: datetime
+    ) -> bool:
+        locale = prefs.locale if prefs else None
+        try:
+            rendered = self.templates.render(note.template_id, send.channel, locale, note.data)
+        except TemplateError as error:
+            await self.outbox.status(
+                note,
+                State.SUPPRESSED,
+                now,
+                channel=send.channel,
+                reason=Reason.TEMPLATE_ERROR,
+                detail=error.detail,
+            )
+            return False
+        for address in send.addresses:
+            await self.outbox.message(
+                ChannelMessage(
+                    notification_id=note.notification_id,
+                    request_id=note.request_id,
+                    user_id=note.user_id,
+                    channel=send.channel,
+                    address=address.value,
+                    platform=address.platform,
+                    title=rendered.title,
+                    body=rendered.body,
+                    html=rendered.html,
+                    category=note.category,
+                    priority=note.priority,
+                    deadline=note.expires_at,
+                    tenant=note.tenant,
+                )
+            )
+        await self.outbox.status(note, State.QUEUED, now, channel=send.channel)
+        return True
+
+    # -- deferred --------------------------------------------------------------------------
+    async def release_due(self) -> int:
+        """Re-publish deferred notifications that are due; returns how many."""
+        now = self.clock()
+        await self.deferred.requeue_stale(now)
+        due = await self.deferred.claim_due(now)
+        deliveries = []
+        for payload in due:
+            try:
+                note = self.codecs.per_user.decode(payload)
+            except CodecError:
+                log.exception("dropping an undecodable deferred entry")
+                continue
+            deliveries.append(await self.outbox.per_user_raw(note.user_id, payload))
+        for delivery in deliveries:  # removed from Redis only once the broker has them
+            await delivery
+        await self.deferred.done(due)
+        return len(due)

@@ -1,0 +1,87 @@
+"""Everything the stream processors emit, encoded in the Confluent wire format."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import faust
+
+from herald import deadletter
+from herald.codec import AvroCodec
+from herald.contracts import CHANNEL_MESSAGE, STATUS, USER_NOTIFICATION, TopicCodec
+from herald.models import Channel, ChannelMessage, DeliveryStatus, State, UserNotification
+from herald.topics import TopicNames
+
+
+def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+    )
+
+
+class Outbox:
+    def __init__(self, app: faust.App, codec: AvroCodec, names: TopicNames) -> None:
+        self._per_user = raw_topic(app, names.per_user)
+        self._status = raw_topic(app, names.status)
+        self._dead = raw_topic(app, names.dead_letter)
+        self._channels = {c: raw_topic(app, names.channel(c.value)) for c in Channel}
+        self._per_user_codec = TopicCodec(codec, names.per_user, USER_NOTIFICATION)
+        self._status_codec = TopicCodec(codec, names.status, STATUS)
+        self._channel_codecs = {
+            c: TopicCodec(codec, names.channel(c.value), CHANNEL_MESSAGE) for c in Channel
+        }
+
+    def encode_per_user(self, note: UserNotification) -> bytes:
+        return self._per_user_codec.encode(note)
+
+    async def per_user(self, note: UserNotification) -> None:
+        await self._per_user.send(key=note.user_id.encode(), value=self.encode_per_user(note))
+
+    async def per_user_raw(self, user_id: str, payload: bytes) -> Any:
+        """Returns a future that resolves once the broker confirmed the record."""
+        return await self._per_user.send(key=user_id.encode(), value=payload)
+
+    async def message(self, message: ChannelMessage) -> None:
+        value = self._channel_codecs[message.channel].encode(message)
+        await self._channels[message.channel].send(key=message.user_id.encode(), value=value)
+
+    async def status(
+        self,
+        note: UserNotification,
+        state: State,
+        now: datetime,
+        *,
+        channel: Channel | None = None,
+        reason: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        status = DeliveryStatus(
+            notification_id=note.notification_id,
+            request_id=note.request_id,
+            user_id=note.user_id,
+            state=state,
+            occurred_at=now,
+            channel=channel,
+            reason=reason,
+            detail=detail,
+            tenant=note.tenant,
+        )
+        await self._status.send(
+            key=note.notification_id.encode(), value=self._status_codec.encode(status)
+        )
+
+    async def dead_letter(self, event: Any, reason: str, now: datetime) -> None:
+        message = event.message
+        await self._dead.send(
+            key=event.key,
+            value=event.value,
+            headers=deadletter.headers(
+                reason, message.topic, message.partition, message.offset, now
+            ),
+        )
