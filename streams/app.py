@@ -75,10 +75,10 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         settings.pipeline,
         clock,
     )
-    raw_values: faust.Schema = faust.Schema(
+    raw_values: faust.Schema[str, bytes] = faust.Schema(
         key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"
     )
-    json_values: faust.Schema = faust.Schema(
+    json_values: faust.Schema[str, Any] = faust.Schema(
         key_type=str, key_serializer="json", value_serializer="json"
     )
     preferences = app.Table("user-preferences", partitions=partitions, schema=raw_values)
