@@ -1,0 +1,180 @@
+"""A Herald streams worker on its own topic prefix, and helpers to drive it like a service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+from confluent_kafka.admin import AdminClient
+
+from herald.codec import AvroCodec
+from herald.lag import wait_caught_up
+from herald.models import (
+    Channel,
+    DeliveryStatus,
+    NotificationRequest,
+    Priority,
+    UserContacts,
+    UserPreferences,
+)
+from herald.publisher import Publisher
+from herald.settings import HeraldSettings
+from herald.statuses import StatusReader
+from herald.topics import TopicNames, ensure_topics, pipeline_topics
+from herald.workers import WorkerProcess
+from streams.app import app_id
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def request(
+    recipients: list[str], *, template: str = "order_shipped", **fields: object
+) -> NotificationRequest:
+    values: dict[str, object] = {
+        "request_id": f"req-{uuid.uuid4().hex}",
+        "source": "tests",
+        "category": "transactional",
+        "priority": Priority.NORMAL,
+        "template_id": template,
+        "recipients": recipients,
+        "created_at": datetime.now(UTC),
+        "data": {"name": "Ann", "order_id": "42"},
+    }
+    values.update(fields)
+    return NotificationRequest(**values)  # type: ignore[arg-type]
+
+
+def user(prefix: str = "u") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def reachable(user_id: str) -> UserContacts:
+    from herald.models import Device, Platform
+
+    return UserContacts(
+        user_id,
+        devices=(Device(f"tok-{user_id}", Platform.ANDROID),),
+        phone="+15555550100",
+        email=f"{user_id}@example.com",
+    )
+
+
+@dataclass
+class Pipeline:
+    settings: HeraldSettings
+    env: dict[str, str]
+    worker: WorkerProcess
+    publisher: Publisher
+    codec: AvroCodec
+    names: TopicNames
+    readers: list[StatusReader] = field(default_factory=list)
+
+    def profiles(
+        self, prefs: Iterable[UserPreferences] = (), contacts: Iterable[UserContacts] = ()
+    ) -> None:
+        """Publish profiles and wait until the worker has applied them."""
+        self.publisher.publish_preferences(prefs)
+        self.publisher.publish_contacts(contacts)
+        wait_caught_up(
+            self.settings,
+            app_id(self.settings),
+            [self.names.user_preferences, self.names.user_contacts],
+        )
+
+    def statuses(self) -> StatusReader:
+        reader = StatusReader(self.settings, self.codec)
+        self.readers.append(reader)
+        return reader
+
+    def outcome(
+        self, requests: list[NotificationRequest], per_user: int = 3, timeout_s: float = 60
+    ) -> dict[tuple[str, str | None], DeliveryStatus]:
+        """Wait for ``per_user`` statuses per recipient of ``requests``; the latest by
+        (user, channel)."""
+        ids = {r.request_id for r in requests}
+        wanted = sum(len(r.recipients) for r in requests) * per_user
+        reader = self.statuses()
+
+        def mine() -> list[DeliveryStatus]:
+            return [s for s in reader.seen if s.request_id in ids]
+
+        reader.wait_until(lambda _: len(mine()) >= wanted, timeout_s)
+        return {(s.user_id, s.channel): s for s in mine()}
+
+
+@contextmanager
+def running_pipeline(stack: HeraldSettings, workdir: Path) -> Iterator[Pipeline]:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = stack.model_copy(
+        update={"kafka": stack.kafka.model_copy(update={"topic_prefix": prefix})}
+    )
+    names = TopicNames(prefix)
+    admin = AdminClient(settings.kafka.client_config())
+    ensure_topics(admin, pipeline_topics(names, settings.pipeline.partitions))
+    env = {
+        "HERALD_KAFKA__TOPIC_PREFIX": prefix,
+        "HERALD_PIPELINE__TEMPLATES_DIR": str(ROOT / "templates"),
+        "HERALD_PIPELINE__WORKER_DIR": str(workdir),
+        "HERALD_PIPELINE__DEFERRED_POLL_S": "0.5",
+    }
+    worker = WorkerProcess("streams", env, workdir / "worker.log").start()
+    codec = AvroCodec.from_settings(settings.registry)
+    publisher = Publisher(settings, codec=codec)
+    pipeline = Pipeline(settings, env, worker, publisher, codec, names)
+    try:
+        yield pipeline
+    finally:
+        worker.stop()
+        for reader in pipeline.readers:
+            reader.close()
+        publisher.close()
+        codec.close()
+        ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+        for future in admin.delete_topics(ours, operation_timeout=30).values():
+            future.result(timeout=30)
+        client = redis.Redis.from_url(settings.redis.url.get_secret_value())
+        client.delete(f"{prefix}deferred", f"{prefix}deferred:processing")
+        client.close()
+
+
+CHANNELS = (Channel.PUSH, Channel.SMS, Channel.EMAIL)
+
+
+def read_records(
+    pipeline: Pipeline, topic: str, count: int, timeout_s: float = 30
+) -> list[tuple[dict[str, str], bytes | None, dict[str, object] | None]]:
+    """The first ``count`` records of ``topic``: (headers, raw value, decoded value or None)."""
+    import time
+
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        pipeline.settings.kafka.client_config(
+            **{
+                "group.id": f"test-read-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+            }
+        )
+    )
+    consumer.subscribe([topic])
+    found: list[tuple[dict[str, str], bytes | None, dict[str, object] | None]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            for message in consumer.consume(100, 0.5):
+                if message.error() is not None:
+                    continue
+                headers = {k: (v or b"").decode() for k, v in message.headers() or []}
+                try:
+                    decoded: dict[str, object] | None = pipeline.codec.decode(message.value())
+                except Exception:
+                    decoded = None
+                found.append((headers, message.value(), decoded))
+    finally:
+        consumer.close()
+    return found
