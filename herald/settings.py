@@ -143,6 +143,8 @@ class PipelineSettings(_Frozen):
     max_sms_segments: int = 6
     dedupe_ttl_s: int = 7 * 24 * 3600
     deferred_poll_s: float = 1.0
+    # A worker that dies is noticed after this long, and its partitions move to the others.
+    session_timeout_s: float = 10.0
 
 
 class HeraldSettings(BaseSettings):

@@ -44,6 +44,8 @@ def faust_app(settings: HeraldSettings) -> faust.App:
         topic_replication_factor=settings.pipeline.replication_factor,
         web_enabled=False,
         producer_acks=-1,
+        broker_session_timeout=settings.pipeline.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.pipeline.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         datadir=str(settings.pipeline.worker_dir / app_id(settings)),
         producer_max_request_size=16 * 1024 * 1024,
@@ -75,35 +77,36 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         settings.pipeline,
         clock,
     )
-    raw_values: faust.Schema[str, bytes] = faust.Schema(
-        key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"
+    # Faust picks a table's changelog serializers from its types: bytes -> raw, else JSON.
+    preferences = app.Table(
+        "user-preferences", partitions=partitions, key_type=str, value_type=bytes
     )
-    json_values: faust.Schema[str, Any] = faust.Schema(
-        key_type=str, key_serializer="json", value_serializer="json"
-    )
-    preferences = app.Table("user-preferences", partitions=partitions, schema=raw_values)
-    contacts = app.Table("user-contacts", partitions=partitions, schema=raw_values)
-    states = app.Table("user-state", partitions=partitions, schema=json_values)
+    contacts = app.Table("user-contacts", partitions=partitions, key_type=str, value_type=bytes)
+    states = app.Table("user-state", partitions=partitions, key_type=str)
 
     @app.agent(raw_topic(app, names.requests))
     async def fan_out(stream: Any) -> None:
         async for event in stream.events():
-            await handlers.fan_out(event)
+            await handlers.guarded(event, handlers.fan_out(event))
 
     @app.agent(raw_topic(app, names.user_preferences))
     async def track_preferences(stream: Any) -> None:
         async for event in stream.events():
-            await handlers.profile(event, preferences, handlers.codecs.preferences)
+            await handlers.guarded(
+                event, handlers.profile(event, preferences, handlers.codecs.preferences)
+            )
 
     @app.agent(raw_topic(app, names.user_contacts))
     async def track_contacts(stream: Any) -> None:
         async for event in stream.events():
-            await handlers.profile(event, contacts, handlers.codecs.contacts)
+            await handlers.guarded(
+                event, handlers.profile(event, contacts, handlers.codecs.contacts)
+            )
 
     @app.agent(raw_topic(app, names.per_user))
     async def decide(stream: Any) -> None:
         async for event in stream.events():
-            await handlers.decide(event, preferences, contacts, states)
+            await handlers.guarded(event, handlers.decide(event, preferences, contacts, states))
 
     @app.timer(settings.pipeline.deferred_poll_s)  # type: ignore[untyped-decorator]
     async def release_deferred() -> None:

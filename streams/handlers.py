@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,6 +62,19 @@ class Handlers:
         self.pipeline = pipeline
         self.policy = Policy.from_settings(pipeline)
         self.clock = clock
+
+    async def guarded(self, event: Any, work: Awaitable[object]) -> None:
+        """Run one event's work; an unexpected error dead-letters the event, so one poison
+        record never stops the agent (Faust would otherwise leave it crashed)."""
+        try:
+            await work
+        except Exception as error:
+            message = event.message
+            log.exception(
+                "unexpected error on %s[%s]@%s", message.topic, message.partition, message.offset
+            )
+            reason = f"unexpected {type(error).__name__}: {error}"
+            await self.outbox.dead_letter(event, reason, self.clock())
 
     # -- fan-out ---------------------------------------------------------------------------
     async def fan_out(self, event: Any) -> int:

@@ -129,7 +129,7 @@ def running_pipeline(stack: HeraldSettings, workdir: Path) -> Iterator[Pipeline]
     try:
         yield pipeline
     finally:
-        worker.stop()
+        pipeline.worker.stop()  # the test may have replaced the first one
         for reader in pipeline.readers:
             reader.close()
         publisher.close()
