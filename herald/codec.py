@@ -79,6 +79,14 @@ class AvroCodec:
         except SchemaRegistryError as exc:
             raise RegistryError(f"testing compatibility on {subject}: {exc}") from exc
 
+    def delete_subject(self, subject: str) -> None:
+        """Remove a subject and its versions for good (used for scratch subjects)."""
+        try:
+            self._registry.delete_subject(subject)
+            self._registry.delete_subject(subject, permanent=True)
+        except SchemaRegistryError as exc:
+            raise RegistryError(f"deleting {subject}: {exc}") from exc
+
     def latest_id(self, subject: str) -> int:
         try:
             schema_id = self._registry.get_latest_version(subject).schema_id

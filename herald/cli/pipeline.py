@@ -148,3 +148,21 @@ def worker_streams(
     except HeraldError as error:
         raise fail(error) from error
     Worker(app, loglevel=loglevel).execute_from_commandline()
+
+
+@schemas_app.command("check")
+def schemas_check() -> None:
+    """Fail when any contract's history (git, then the working copy) breaks BACKWARD
+    compatibility, as judged by the schema registry."""
+    from herald.compat import check_all
+
+    try:
+        with AvroCodec.from_settings(settings().registry) as codec:
+            problems = check_all(codec)
+    except HeraldError as error:
+        raise fail(error) from error
+    for problem in problems:
+        typer.secho(problem, fg=typer.colors.RED, err=True)
+    if problems:
+        raise typer.Exit(code=1)
+    typer.echo("every contract evolved BACKWARD compatibly")
