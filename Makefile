@@ -14,9 +14,9 @@ $(BIN)/herald: pyproject.toml
 
 install: $(BIN)/herald
 
-# The main job: the local stack, Herald's pipeline and a demo load.
+# The main job: the local stack, Herald's pipeline and a demo load, then a summary.
 run: install
-	$(BIN)/herald stack up
+	$(BIN)/herald demo
 
 # Everything CI runs: lint, types, unit and integration tests against the real services.
 test: lint typecheck

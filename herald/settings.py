@@ -145,6 +145,7 @@ class PipelineSettings(_Frozen):
     deferred_poll_s: float = 1.0
     # A worker that dies is noticed after this long, and its partitions move to the others.
     session_timeout_s: float = 10.0
+    producer_linger_ms: int = 10
 
 
 class HeraldSettings(BaseSettings):

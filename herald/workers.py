@@ -33,7 +33,7 @@ class WorkerProcess:
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI
-                [sys.executable, "-m", "herald", "worker", self.kind],
+                self.argv(),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -41,6 +41,9 @@ class WorkerProcess:
             )
         self._wait_ready(offset)
         return self
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "herald", "worker", self.kind]
 
     def _wait_ready(self, offset: int) -> None:
         deadline = time.monotonic() + self.ready_timeout_s

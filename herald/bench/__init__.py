@@ -1,0 +1,1 @@
+"""Benchmarks: figures written to a JSON file, never timing assertions in tests."""
