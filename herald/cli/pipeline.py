@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -130,6 +131,15 @@ def dlq_replay(
     typer.echo(f"replayed {count} dead letter(s)")
 
 
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (it is a dependency): a faster event loop for the agents."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 @worker_app.command("streams")
 def worker_streams(
     loglevel: str = typer.Option("info", help="Faust's log level."),
@@ -147,7 +157,7 @@ def worker_streams(
         app = create_app(config)
     except HeraldError as error:
         raise fail(error) from error
-    worker = Worker(app, loglevel=loglevel)
+    worker = Worker(app, loglevel=loglevel, loop=_event_loop())
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every aiokafka
     # debug call build a log record on the hot path (about 11% of a busy worker's time).
     worker.spinner = None
