@@ -26,6 +26,9 @@ class PublishError(HeraldError):
 def producer_config(settings: HeraldSettings, **overrides: Any) -> dict[str, Any]:
     return settings.kafka.client_config(
         **{
+            # Java's (so aiokafka's, so Faust's) key hashing: a user's profiles and
+            # notifications must land on the same partition number, whoever produced them.
+            "partitioner": "murmur2_random",
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
