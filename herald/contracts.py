@@ -84,7 +84,7 @@ class TopicCodec(Generic[R]):
         if data is None:
             raise CodecError(f"a record on {self.topic} has no value")
         try:
-            return self._contract.from_record(self._codec.decode(data))
+            return self._contract.from_record(self._codec.decode(data, self.schema_id))
         except (KeyError, ValueError, TypeError) as exc:
             raise CodecError(
                 f"a record on {self.topic} is not a {self._contract.file_name}: {exc!r}"

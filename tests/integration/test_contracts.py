@@ -49,3 +49,20 @@ def test_the_registry_enforces_backward_on_pipeline_subjects(codec: AvroCodec) -
             codec.register(subject, _with_field({"name": "added", "type": "int"}))
     finally:
         codec.delete_subject(subject)
+
+
+def test_records_written_with_an_older_version_read_with_the_new_fields_defaults(
+    codec: AvroCodec,
+) -> None:
+    subject = "herald-test-evolve-value"
+    codec.set_compatibility(subject, "BACKWARD")
+    try:
+        v1 = codec.register(subject, GREETING)
+        old = codec.encode(v1, {"id": "a", "count": 1, "note": None})
+        v2 = codec.register(
+            subject, _with_field({"name": "lang", "type": "string", "default": "en"})
+        )
+        assert codec.decode(old, v2) == {"id": "a", "count": 1, "note": None, "lang": "en"}
+        assert "lang" not in codec.decode(old)  # without a reader schema: the writer's fields
+    finally:
+        codec.delete_subject(subject)
