@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import fastavro
+import httpx
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
@@ -113,7 +114,11 @@ class AvroCodec:
             try:
                 schema = self._registry.get_schema(schema_id)
             except SchemaRegistryError as exc:
-                raise CodecError(f"schema id {schema_id} is unknown to the registry") from exc
+                if exc.http_status_code == 404:  # data naming a schema that does not exist
+                    raise CodecError(f"schema id {schema_id} is unknown to the registry") from exc
+                raise RegistryError(f"fetching schema {schema_id}: {exc}") from exc
+            except httpx.HTTPError as exc:  # the registry is unreachable: not the data's fault
+                raise RegistryError(f"fetching schema {schema_id}: {exc}") from exc
             if schema.schema_str is None:
                 raise CodecError(f"schema id {schema_id} has no schema text")
             parsed = fastavro.parse_schema(json.loads(schema.schema_str))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -92,8 +92,17 @@ def read_all(consumer: Consumer, topic: str, timeout_s: float = 5.0) -> Iterator
         )
 
 
-def replay(letters: Sequence[DeadLetter], producer: Producer, timeout_s: float = 30) -> int:
-    """Send the original bytes back to their source topics, marked as a replay."""
+def replay(
+    letters: Sequence[DeadLetter],
+    producer: Producer,
+    allowed: Collection[str],
+    timeout_s: float = 30,
+) -> int:
+    """Send the original bytes back to their source topics, marked as a replay. Only to
+    ``allowed`` topics: a header written by anyone must not pick an arbitrary target."""
+    strays = sorted({letter.topic for letter in letters if letter.topic not in allowed})
+    if strays:
+        raise HeraldError(f"refusing to replay to topics outside the pipeline: {strays}")
     now = datetime.now(UTC).isoformat().encode()
     for letter in letters:
         producer.produce(

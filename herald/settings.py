@@ -133,7 +133,8 @@ class PipelineSettings(_Frozen):
     worker_dir: Path = Field(
         default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "herald" / "workers"
     )
-    templates_dir: Path = Path("templates")
+    # The repository's templates/ (next to the packages), wherever the worker is started from.
+    templates_dir: Path = Path(__file__).resolve().parent.parent / "templates"
     mandatory_categories: frozenset[str] = frozenset({"security"})
     rate_limits: dict[Channel, int] = Field(default_factory=_default_limits)  # per window
     category_rate_limits: dict[str, dict[Channel, int]] = Field(default_factory=dict)

@@ -88,6 +88,24 @@ class TopicNames:
     def channel(self, channel: str) -> str:
         return f"{self.prefix}channel.{channel}"
 
+    @property
+    def deferred_keys(self) -> tuple[str, str]:
+        """The Redis sorted sets of deferred notifications: waiting, and being released."""
+        return f"{self.prefix}deferred", f"{self.prefix}deferred:processing"
+
+    def pipeline(self) -> frozenset[str]:
+        """The topics records may be sent back to (by `herald dlq replay`)."""
+        return frozenset(
+            {
+                self.requests,
+                self.per_user,
+                self.user_preferences,
+                self.user_contacts,
+                self.status,
+                *(self.channel(c) for c in ("push", "sms", "email")),
+            }
+        )
+
 
 # Large fan-out requests carry up to 100,000 recipients in one record.
 REQUEST_MAX_BYTES = 16 * 1024 * 1024

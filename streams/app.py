@@ -7,6 +7,8 @@ deferred (Redis) --timer--> per-user
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import Any
 
 import faust
@@ -24,9 +26,11 @@ from herald.contracts import (
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames
 from streams.deferred import DeferredStore
-from streams.handlers import Clock, Codecs, Handlers, utc_now
+from streams.handlers import INFRASTRUCTURE, Clock, Codecs, Handlers, utc_now
 from streams.outbox import Outbox, raw_topic
 from streams.templates import TemplateStore
+
+log = logging.getLogger(__name__)
 
 
 def app_id(settings: HeraldSettings) -> str:
@@ -76,10 +80,11 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         ),
         DeferredStore(
             redis.Redis.from_url(settings.redis.url.get_secret_value()),
-            key=f"{settings.kafka.topic_prefix}deferred",
+            keys=names.deferred_keys,
         ),
         settings.pipeline,
         clock,
+        on_fatal=app.crash,
     )
     # Faust picks a table's changelog serializers from its types: bytes -> raw, else JSON.
     preferences = app.Table(
@@ -91,29 +96,34 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
     @app.agent(raw_topic(app, names.requests))
     async def fan_out(stream: Any) -> None:
         async for event in stream.events():
-            await handlers.guarded(event, handlers.fan_out(event))
+            await handlers.guarded(event, partial(handlers.fan_out, event))
 
     @app.agent(raw_topic(app, names.user_preferences))
     async def track_preferences(stream: Any) -> None:
         async for event in stream.events():
             await handlers.guarded(
-                event, handlers.profile(event, preferences, handlers.codecs.preferences)
+                event, partial(handlers.profile, event, preferences, handlers.codecs.preferences)
             )
 
     @app.agent(raw_topic(app, names.user_contacts))
     async def track_contacts(stream: Any) -> None:
         async for event in stream.events():
             await handlers.guarded(
-                event, handlers.profile(event, contacts, handlers.codecs.contacts)
+                event, partial(handlers.profile, event, contacts, handlers.codecs.contacts)
             )
 
     @app.agent(raw_topic(app, names.per_user))
     async def decide(stream: Any) -> None:
         async for event in stream.events():
-            await handlers.guarded(event, handlers.decide(event, preferences, contacts, states))
+            await handlers.guarded(
+                event, partial(handlers.decide, event, preferences, contacts, states)
+            )
 
     @app.timer(settings.pipeline.deferred_poll_s)  # type: ignore[untyped-decorator]
     async def release_deferred() -> None:
-        await handlers.release_due()
+        try:
+            await handlers.release_due()
+        except INFRASTRUCTURE as error:  # the next tick tries again; nothing was removed
+            log.warning("releasing deferred notifications: %s", type(error).__name__)
 
     return app

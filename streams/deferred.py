@@ -37,9 +37,12 @@ return #items
 
 
 class DeferredStore:
-    def __init__(self, client: redis.Redis, key: str, stale_after_s: float = 60.0) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: tuple[str, str], stale_after_s: float = 60.0
+    ) -> None:
         self._client = client
-        self._keys = [key, f"{key}:processing"]
+        self.key = keys[0]
+        self._keys = list(keys)
         self._stale_after_s = stale_after_s
         self._claim = client.register_script(_CLAIM)
         self._requeue = client.register_script(_REQUEUE)

@@ -3,12 +3,19 @@ logic can be driven from any loop; streams/app.py wires these to agents and tabl
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import redis.asyncio as redis
+from confluent_kafka import KafkaException
+
+from herald.codec import RegistryError
 from herald.contracts import TopicCodec
 from herald.errors import CodecError
 from herald.models import (
@@ -31,6 +38,27 @@ from streams.templates import TemplateError, TemplateStore
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+Fatal = Callable[[BaseException], Awaitable[None]]
+
+# Errors of the world around the worker, not of the event: retried, then fatal.
+INFRASTRUCTURE: tuple[type[BaseException], ...] = (
+    redis.RedisError,
+    RegistryError,
+    KafkaException,
+    OSError,
+    asyncio.TimeoutError,
+)
+RETRY_DELAYS_S = (0.5, 2.0, 5.0)
+
+
+def where(error: BaseException) -> str:
+    """file:line where ``error`` was raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
+async def _no_fatal(error: BaseException) -> None:
+    return None
 
 
 def utc_now() -> datetime:
@@ -54,6 +82,7 @@ class Handlers:
         deferred: DeferredStore,
         pipeline: PipelineSettings,
         clock: Clock = utc_now,
+        on_fatal: Fatal = _no_fatal,
     ) -> None:
         self.codecs = codecs
         self.outbox = outbox
@@ -62,19 +91,47 @@ class Handlers:
         self.pipeline = pipeline
         self.policy = Policy.from_settings(pipeline)
         self.clock = clock
+        self.on_fatal = on_fatal
 
-    async def guarded(self, event: Any, work: Awaitable[object]) -> None:
-        """Run one event's work; an unexpected error dead-letters the event, so one poison
-        record never stops the agent (Faust would otherwise leave it crashed)."""
-        try:
-            await work
-        except Exception as error:
-            message = event.message
-            log.exception(
-                "unexpected error on %s[%s]@%s", message.topic, message.partition, message.offset
-            )
-            reason = f"unexpected {type(error).__name__}: {error}"
-            await self.outbox.dead_letter(event, reason, self.clock())
+    async def guarded(self, event: Any, work: Callable[[], Awaitable[object]]) -> None:
+        """Run one event's work.
+
+        An outage (Redis, the registry, Kafka) is retried with backoff and then crashes the
+        worker, so the event is delivered again after a restart; it is never dead-lettered.
+        Any other error is the event's own: it is dead-lettered and the agent goes on.
+        Reasons and logs name the error's type and place, never its text (which may quote
+        the record's addresses).
+        """
+        message = event.message
+        for delay in (*RETRY_DELAYS_S, None):
+            try:
+                await work()
+                return
+            except INFRASTRUCTURE as error:
+                log.warning(
+                    "%s on %s[%s]@%s: %s",
+                    type(error).__name__,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    "retrying" if delay else "giving up",
+                )
+                if delay is None:
+                    await self.on_fatal(error)
+                    raise
+                await asyncio.sleep(delay)
+            except Exception as error:
+                log.error(
+                    "unexpected %s on %s[%s]@%s at %s",
+                    type(error).__name__,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    where(error),
+                )
+                reason = f"unexpected {type(error).__name__} at {where(error)}"
+                await self.outbox.dead_letter(event, reason, self.clock())
+                return
 
     # -- fan-out ---------------------------------------------------------------------------
     async def fan_out(self, event: Any) -> int:
@@ -105,9 +162,14 @@ class Handlers:
             table.pop(key, None)
             return
         try:
-            codec.decode(event.value)
+            record = codec.decode(event.value)
         except CodecError as error:
             await self.outbox.dead_letter(event, f"CodecError: {error}", self.clock())
+            return
+        if record.user_id != key:  # stored under the key: they must agree
+            await self.outbox.dead_letter(
+                event, "the key is not the record's user_id", self.clock()
+            )
             return
         table[key] = event.value
 
@@ -238,8 +300,10 @@ class Handlers:
         for payload in due:
             try:
                 note = self.codecs.per_user.decode(payload)
-            except CodecError:
-                log.exception("dropping an undecodable deferred entry")
+            except CodecError as error:
+                await self.outbox.dead_letter_raw(
+                    None, payload, f"CodecError: {error}", self.deferred.key, now
+                )
                 continue
             deliveries.append(await self.outbox.per_user_raw(note.user_id, payload))
         for delivery in deliveries:  # removed from Redis only once the broker has them

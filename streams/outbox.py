@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +14,8 @@ from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, STATUS, USER_NOTIFICATION, TopicCodec
 from herald.models import Channel, ChannelMessage, DeliveryStatus, State, UserNotification
 from herald.topics import TopicNames
+
+log = logging.getLogger(__name__)
 
 
 def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
@@ -27,6 +31,8 @@ def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
 
 class Outbox:
     def __init__(self, app: faust.App, codec: AvroCodec, names: TopicNames) -> None:
+        self._app = app
+        self._crash: asyncio.Future[None] | None = None
         self._per_user = raw_topic(app, names.per_user)
         self._status = raw_topic(app, names.status)
         self._dead = raw_topic(app, names.dead_letter)
@@ -37,19 +43,37 @@ class Outbox:
             c: TopicCodec(codec, names.channel(c.value), CHANNEL_MESSAGE) for c in Channel
         }
 
+    def _watch(self, delivery: Any) -> Any:
+        """A failed delivery crashes the worker: its offsets are not committed past it, so the
+        events are processed again after a restart. Only the topic is logged (the record
+        holds addresses); Faust's own log line for it is silenced by the worker command."""
+        delivery.add_done_callback(self._delivered)
+        return delivery
+
+    def _delivered(self, delivery: Any) -> None:
+        if delivery.cancelled() or delivery.exception() is None:
+            return
+        error = delivery.exception()
+        log.error("a record could not be delivered: %s", type(error).__name__)
+        self._crash = asyncio.ensure_future(self._app.crash(error))
+
     def encode_per_user(self, note: UserNotification) -> bytes:
         return self._per_user_codec.encode(note)
 
     async def per_user(self, note: UserNotification) -> None:
-        await self._per_user.send(key=note.user_id.encode(), value=self.encode_per_user(note))
+        self._watch(
+            await self._per_user.send(key=note.user_id.encode(), value=self.encode_per_user(note))
+        )
 
     async def per_user_raw(self, user_id: str, payload: bytes) -> Any:
         """Returns a future that resolves once the broker confirmed the record."""
-        return await self._per_user.send(key=user_id.encode(), value=payload)
+        return self._watch(await self._per_user.send(key=user_id.encode(), value=payload))
 
     async def message(self, message: ChannelMessage) -> None:
         value = self._channel_codecs[message.channel].encode(message)
-        await self._channels[message.channel].send(key=message.user_id.encode(), value=value)
+        self._watch(
+            await self._channels[message.channel].send(key=message.user_id.encode(), value=value)
+        )
 
     async def status(
         self,
@@ -72,16 +96,20 @@ class Outbox:
             detail=detail,
             tenant=note.tenant,
         )
-        await self._status.send(
-            key=note.notification_id.encode(), value=self._status_codec.encode(status)
+        self._watch(
+            await self._status.send(
+                key=note.notification_id.encode(), value=self._status_codec.encode(status)
+            )
         )
 
     async def dead_letter(self, event: Any, reason: str, now: datetime) -> None:
         message = event.message
-        await self._dead.send(
-            key=event.key,
-            value=event.value,
-            headers=deadletter.headers(
-                reason, message.topic, message.partition, message.offset, now
-            ),
-        )
+        headers = deadletter.headers(reason, message.topic, message.partition, message.offset, now)
+        self._watch(await self._dead.send(key=event.key, value=event.value, headers=headers))
+
+    async def dead_letter_raw(
+        self, key: bytes | None, value: bytes, reason: str, source: str, now: datetime
+    ) -> None:
+        """A record that came from somewhere other than a topic (the deferred set)."""
+        headers = deadletter.headers(reason, source, -1, -1, now)
+        self._watch(await self._dead.send(key=key, value=value, headers=headers))

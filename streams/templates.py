@@ -210,9 +210,9 @@ def _read(directory: Path, template_id: str) -> dict[str, Any]:
         with path.open("rb") as file:
             return tomllib.load(file)
     except FileNotFoundError as exc:
-        raise where.error(f"unknown template: there is no {path}") from exc
+        raise where.error(f"unknown template: there is no {path.name}") from exc
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise where.error(f"cannot read {path}: {exc}") from exc
+        raise where.error(f"cannot read {path.name}: {type(exc).__name__}") from exc
 
 
 def _parse(template_id: str, raw: Mapping[str, Any]) -> _Source:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -123,7 +124,9 @@ def dlq_replay(
             for letter in deadletter.read_all(consumer, topic)
             if (not offset or letter.offset in offset) and reason in letter.reason
         ]
-        count = deadletter.replay(letters, Producer(producer_config(settings())))
+        config = settings()
+        allowed = TopicNames(config.kafka.topic_prefix).pipeline()
+        count = deadletter.replay(letters, Producer(producer_config(config)), allowed)
     except HeraldError as error:
         raise fail(error) from error
     finally:
@@ -161,6 +164,9 @@ def worker_streams(
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every aiokafka
     # debug call build a log record on the hot path (about 11% of a busy worker's time).
     worker.spinner = None
+    # Faust logs a failed delivery with the whole record (addresses included); Herald's
+    # outbox logs the failure itself, without the record.
+    logging.getLogger("faust.topics").setLevel(logging.CRITICAL)
     worker.execute_from_commandline()
 
 

@@ -30,7 +30,7 @@ def delete_run(settings: HeraldSettings, say: Say) -> None:
             future.result(timeout=30)
         _delete_subjects(settings)
         client = redis.Redis.from_url(settings.redis.url.get_secret_value())
-        client.delete(f"{prefix}deferred", f"{prefix}deferred:processing")
+        client.delete(*TopicNames(prefix).deferred_keys)
         client.close()
     except (HeraldError, KafkaException, redis.RedisError) as error:
         say(f"warning: could not clean up everything under {prefix}: {error}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,24 +122,31 @@ def running_pipeline(stack: HeraldSettings, workdir: Path) -> Iterator[Pipeline]
         "HERALD_PIPELINE__WORKER_DIR": str(workdir),
         "HERALD_PIPELINE__DEFERRED_POLL_S": "0.5",
     }
-    worker = WorkerProcess("streams", env, workdir / "worker.log").start()
-    codec = AvroCodec.from_settings(settings.registry)
-    publisher = Publisher(settings, codec=codec)
-    pipeline = Pipeline(settings, env, worker, publisher, codec, names)
-    try:
+    with ExitStack() as cleanup:  # undone in reverse, whichever step failed
+        cleanup.callback(_delete_run, admin, settings, names)
+        first = WorkerProcess("streams", env, workdir / "worker.log").start()
+        codec = cleanup.enter_context(AvroCodec.from_settings(settings.registry))
+        publisher = cleanup.enter_context(Publisher(settings, codec=codec))
+        pipeline = Pipeline(settings, env, first, publisher, codec, names)
+        cleanup.callback(_close_readers, pipeline)
+        cleanup.callback(lambda: pipeline.worker.stop())  # the test may have replaced it
         yield pipeline
-    finally:
-        pipeline.worker.stop()  # the test may have replaced the first one
-        for reader in pipeline.readers:
-            reader.close()
-        publisher.close()
-        codec.close()
-        ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+
+
+def _close_readers(pipeline: Pipeline) -> None:
+    for reader in pipeline.readers:
+        reader.close()
+
+
+def _delete_run(admin: AdminClient, settings: HeraldSettings, names: TopicNames) -> None:
+    """Everything a run left under its prefix: topics (the worker's too), deferred sets."""
+    ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(names.prefix)]
+    if ours:
         for future in admin.delete_topics(ours, operation_timeout=30).values():
             future.result(timeout=30)
-        client = redis.Redis.from_url(settings.redis.url.get_secret_value())
-        client.delete(f"{prefix}deferred", f"{prefix}deferred:processing")
-        client.close()
+    client = redis.Redis.from_url(settings.redis.url.get_secret_value())
+    client.delete(*names.deferred_keys)
+    client.close()
 
 
 CHANNELS = (Channel.PUSH, Channel.SMS, Channel.EMAIL)

@@ -1,0 +1,95 @@
+"""Handlers.guarded: an event's own failure is dead-lettered, an outage is retried then fatal."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis
+
+from herald.settings import PipelineSettings
+from streams import handlers as module
+from streams.handlers import Handlers
+
+
+@dataclass
+class Message:
+    topic: str = "t.requests"
+    partition: int = 2
+    offset: int = 7
+
+
+@dataclass
+class Event:
+    key: bytes = b"k"
+    value: bytes = b"v"
+    message: Message = field(default_factory=Message)
+
+
+class RecordingOutbox:
+    def __init__(self) -> None:
+        self.letters: list[str] = []
+
+    async def dead_letter(self, event: Any, reason: str, now: datetime) -> None:
+        self.letters.append(reason)
+
+
+def _handlers(outbox: RecordingOutbox, fatal: list[BaseException]) -> Handlers:
+    async def on_fatal(error: BaseException) -> None:
+        fatal.append(error)
+
+    return Handlers(
+        None,
+        outbox,
+        None,
+        None,
+        PipelineSettings(),  # type: ignore[arg-type]
+        clock=lambda: datetime.now(UTC),
+        on_fatal=on_fatal,
+    )
+
+
+def test_a_poison_event_is_dead_lettered_without_its_text() -> None:
+    outbox, fatal = RecordingOutbox(), []
+
+    async def work() -> None:
+        raise KeyError("+15555550100")  # a bug whose message quotes a phone number
+
+    asyncio.run(_handlers(outbox, fatal).guarded(Event(), work))
+    assert len(outbox.letters) == 1
+    assert outbox.letters[0].startswith("unexpected KeyError at ")
+    assert "+1555" not in outbox.letters[0]
+    assert fatal == []
+
+
+def test_an_outage_is_retried_then_fatal_and_never_dead_lettered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(module, "RETRY_DELAYS_S", (0.0, 0.0))
+    outbox, fatal, calls = RecordingOutbox(), [], []
+
+    async def work() -> None:
+        calls.append(1)
+        raise redis.ConnectionError("redis is down")
+
+    with pytest.raises(redis.ConnectionError):
+        asyncio.run(_handlers(outbox, fatal).guarded(Event(), work))
+    assert len(calls) == 3  # the first try and two retries
+    assert len(fatal) == 1
+    assert outbox.letters == []
+
+
+def test_an_outage_that_passes_is_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(module, "RETRY_DELAYS_S", (0.0, 0.0))
+    outbox, fatal, calls = RecordingOutbox(), [], []
+
+    async def work() -> None:
+        calls.append(1)
+        if len(calls) < 2:
+            raise redis.ConnectionError("blip")
+
+    asyncio.run(_handlers(outbox, fatal).guarded(Event(), work))
+    assert (len(calls), fatal, outbox.letters) == (2, [], [])
