@@ -6,6 +6,7 @@ timezone-aware UTC datetimes; enums are StrEnums, which fastavro writes as their
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +63,27 @@ class Reason(StrEnum):
     NOT_DUE = "not_due"
 
 
+class AvroRecord:
+    """``to_record``: the plain dict fastavro writes, derived from the dataclass fields."""
+
+    __slots__ = ()
+
+    def to_record(self) -> dict[str, Any]:
+        return _plain(self)  # type: ignore[no-any-return]
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}  # StrEnum keys: values
+    return value
+
+
 def _channels(value: list[str] | None) -> tuple[Channel, ...] | None:
     return None if value is None else tuple(Channel(c) for c in value)
 
@@ -73,7 +95,7 @@ def notification_id(request_id: str, user_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class NotificationRequest:
+class NotificationRequest(AvroRecord):
     request_id: str
     source: str
     category: str
@@ -86,22 +108,6 @@ class NotificationRequest:
     send_at: datetime | None = None
     expires_at: datetime | None = None
     tenant: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "source": self.source,
-            "category": self.category,
-            "priority": self.priority,
-            "template_id": self.template_id,
-            "data": self.data,
-            "recipients": self.recipients,
-            "channels": None if self.channels is None else list(self.channels),
-            "send_at": self.send_at,
-            "expires_at": self.expires_at,
-            "created_at": self.created_at,
-            "tenant": self.tenant,
-        }
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> NotificationRequest:
@@ -139,7 +145,7 @@ class NotificationRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class UserNotification:
+class UserNotification(AvroRecord):
     notification_id: str
     request_id: str
     user_id: str
@@ -153,23 +159,6 @@ class UserNotification:
     send_at: datetime | None = None
     expires_at: datetime | None = None
     tenant: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "notification_id": self.notification_id,
-            "request_id": self.request_id,
-            "user_id": self.user_id,
-            "source": self.source,
-            "category": self.category,
-            "priority": self.priority,
-            "template_id": self.template_id,
-            "data": self.data,
-            "channels": None if self.channels is None else list(self.channels),
-            "send_at": self.send_at,
-            "expires_at": self.expires_at,
-            "created_at": self.created_at,
-            "tenant": self.tenant,
-        }
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> UserNotification:
@@ -191,7 +180,7 @@ class UserNotification:
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelMessage:
+class ChannelMessage(AvroRecord):
     notification_id: str
     request_id: str
     user_id: str
@@ -206,24 +195,6 @@ class ChannelMessage:
     attempt: int = 0
     deadline: datetime | None = None
     tenant: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "notification_id": self.notification_id,
-            "request_id": self.request_id,
-            "user_id": self.user_id,
-            "channel": self.channel,
-            "address": self.address,
-            "platform": self.platform,
-            "title": self.title,
-            "body": self.body,
-            "html": self.html,
-            "category": self.category,
-            "priority": self.priority,
-            "attempt": self.attempt,
-            "deadline": self.deadline,
-            "tenant": self.tenant,
-        }
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> ChannelMessage:
@@ -246,7 +217,7 @@ class ChannelMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryStatus:
+class DeliveryStatus(AvroRecord):
     notification_id: str
     request_id: str
     user_id: str
@@ -259,22 +230,6 @@ class DeliveryStatus:
     provider_message_id: str | None = None
     attempt: int = 0
     tenant: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "notification_id": self.notification_id,
-            "request_id": self.request_id,
-            "user_id": self.user_id,
-            "channel": self.channel,
-            "state": self.state,
-            "reason": self.reason,
-            "detail": self.detail,
-            "provider": self.provider,
-            "provider_message_id": self.provider_message_id,
-            "attempt": self.attempt,
-            "occurred_at": self.occurred_at,
-            "tenant": self.tenant,
-        }
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> DeliveryStatus:
@@ -302,30 +257,13 @@ class QuietHours:
 
 
 @dataclass(frozen=True, slots=True)
-class UserPreferences:
+class UserPreferences(AvroRecord):
     user_id: str
     opted_out_channels: frozenset[Channel] = frozenset()
     opted_out_categories: frozenset[str] = frozenset()
     quiet_hours: QuietHours | None = None
     limit_overrides: dict[Channel, int] = field(default_factory=dict)
     locale: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        quiet = self.quiet_hours
-        return {
-            "user_id": self.user_id,
-            "opted_out_channels": sorted(self.opted_out_channels),
-            "opted_out_categories": sorted(self.opted_out_categories),
-            "quiet_hours": None
-            if quiet is None
-            else {
-                "start_minute": quiet.start_minute,
-                "end_minute": quiet.end_minute,
-                "timezone": quiet.timezone,
-            },
-            "limit_overrides": {str(k): v for k, v in self.limit_overrides.items()},
-            "locale": self.locale,
-        }
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> UserPreferences:
@@ -347,19 +285,11 @@ class Device:
 
 
 @dataclass(frozen=True, slots=True)
-class UserContacts:
+class UserContacts(AvroRecord):
     user_id: str
     devices: tuple[Device, ...] = ()
     phone: str | None = None
     email: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "user_id": self.user_id,
-            "devices": [{"token": d.token, "platform": d.platform} for d in self.devices],
-            "phone": self.phone,
-            "email": self.email,
-        }
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> UserContacts:
