@@ -125,10 +125,15 @@ def test_the_message_over_the_rate_limit_is_suppressed(pipeline: Pipeline) -> No
         pipeline.publisher.publish(sent)
 
     outcome = pipeline.outcome(requests, per_user=1)
-    mine = {s.request_id: s for s in pipeline.readers[-1].seen if s.user_id == chatty}
-    # One partition per user keeps the requests in order: the fourth is over the limit.
-    assert [mine[r.request_id].state for r in requests] == [State.QUEUED] * 3 + [State.SUPPRESSED]
-    assert mine[requests[-1].request_id].reason == Reason.RATE_LIMITED
+    mine = [s for s in pipeline.readers[-1].seen if s.user_id == chatty]
+    # Requests fan out from their own partitions, so which one comes fourth to the user's
+    # partition is not fixed; that exactly one of four goes over the limit of three is.
+    assert sorted((s.state, s.reason or "") for s in mine) == [
+        (State.QUEUED, ""),
+        (State.QUEUED, ""),
+        (State.QUEUED, ""),
+        (State.SUPPRESSED, Reason.RATE_LIMITED),
+    ]
     assert len(outcome) == 1
 
 
