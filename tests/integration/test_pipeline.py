@@ -182,7 +182,8 @@ def test_malformed_bytes_and_a_wrong_schema_are_dead_lettered(pipeline: Pipeline
     pipeline.publisher.publish(after)
 
     letters = read_records(pipeline, pipeline.names.dead_letter, 2)
-    assert [value for _, value, _ in letters] == [b"\x00not avro at all", wrong]
+    # different keys, different partitions: either may be dead-lettered first
+    assert sorted(value for _, value, _ in letters) == sorted([b"\x00not avro at all", wrong])
     for headers, _, _ in letters:
         assert headers["herald.dlq.topic"] == pipeline.names.requests
         assert headers["herald.dlq.reason"].startswith("CodecError")
