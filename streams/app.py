@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 import redis.asyncio as redis
+from faust.exceptions import PartitionsMismatch
 
 from herald.codec import AvroCodec
 from herald.contracts import (
@@ -24,7 +25,7 @@ from herald.contracts import (
     register_all,
 )
 from herald.settings import HeraldSettings
-from herald.topics import TopicNames
+from herald.topics import TopicNames, TopicSpec
 from streams.deferred import DeferredStore
 from streams.handlers import INFRASTRUCTURE, Clock, Codecs, Handlers, utc_now
 from streams.outbox import Outbox, raw_topic
@@ -36,6 +37,24 @@ log = logging.getLogger(__name__)
 def app_id(settings: HeraldSettings) -> str:
     """Consumer group and changelog names follow the topic prefix, so prefixes isolate."""
     return f"{settings.kafka.topic_prefix}streams"
+
+
+TABLES = ("user-preferences", "user-contacts", "user-state")
+
+
+def changelog_topics(settings: HeraldSettings) -> list[TopicSpec]:
+    """The tables' changelog topics, named as Faust names them. The worker creates them before
+    Faust starts: on a fresh cluster Faust's own creation can lag its producer's metadata, and
+    every table write then fails with PartitionsMismatch."""
+    return [
+        TopicSpec(
+            f"{app_id(settings)}-{table}-changelog",
+            settings.pipeline.partitions,
+            settings.pipeline.replication_factor,
+            {"cleanup.policy": "compact"},
+        )
+        for table in TABLES
+    ]
 
 
 def faust_app(settings: HeraldSettings) -> faust.App:
@@ -85,6 +104,8 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         settings.pipeline,
         clock,
         on_fatal=app.crash,
+        # a table whose changelog does not match is the deployment's fault, not the event's
+        infrastructure=(*INFRASTRUCTURE, PartitionsMismatch),
     )
     # Faust picks a table's changelog serializers from its types: bytes -> raw, else JSON.
     preferences = app.Table(

@@ -83,6 +83,7 @@ class Handlers:
         pipeline: PipelineSettings,
         clock: Clock = utc_now,
         on_fatal: Fatal = _no_fatal,
+        infrastructure: tuple[type[BaseException], ...] = INFRASTRUCTURE,
     ) -> None:
         self.codecs = codecs
         self.outbox = outbox
@@ -92,6 +93,7 @@ class Handlers:
         self.policy = Policy.from_settings(pipeline)
         self.clock = clock
         self.on_fatal = on_fatal
+        self.infrastructure = infrastructure
 
     async def guarded(self, event: Any, work: Callable[[], Awaitable[object]]) -> None:
         """Run one event's work.
@@ -107,7 +109,7 @@ class Handlers:
             try:
                 await work()
                 return
-            except INFRASTRUCTURE as error:
+            except self.infrastructure as error:
                 log.warning(
                     "%s on %s[%s]@%s: %s",
                     type(error).__name__,

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,7 +59,11 @@ class Target:
     name: str
     settings: HeraldSettings
     group: str
-    process: WorkerProcess
+    processes: list[WorkerProcess]
+
+    def rss(self) -> int:
+        """Resident memory of all its processes together."""
+        return sum(rss_bytes(p.pid) or 0 for p in self.processes if p.pid)
 
 
 class LatencyTap:
@@ -144,8 +149,7 @@ def run_step(
             # backlog: published but not yet on the channel topic
             backlog = published - (tap.count - delivered_before)
             samples.append((now - started, float(backlog)))
-            if target.process.pid:
-                rss.append(rss_bytes(target.process.pid) or 0)
+            rss.append(target.rss())
             next_sample += 1.0
         time.sleep(tick)
     delivered = tap.count - delivered_before
@@ -271,7 +275,7 @@ def million(
     peak, fanned_out = 0, 0
     while fanned_out < recipients and time.monotonic() - started < limit_s:
         time.sleep(2)
-        peak = max(peak, rss_bytes(target.process.pid or 0) or 0)
+        peak = max(peak, target.rss())
         fanned_out = _topic_size(target.settings, names.per_user) - before
     elapsed = time.monotonic() - started
     say(
@@ -295,6 +299,7 @@ def run(
     workdir: Path,
     say: Say,
     with_million: bool = True,
+    workers: int = 1,
 ) -> dict[str, Any]:
     users = [f"b-{i}" for i in range(20_000)]
     results: dict[str, Any] = {
@@ -302,20 +307,23 @@ def run(
         "step_seconds": seconds,
         "recipients_per_request": per_request,
         "started_at": datetime.now(UTC).isoformat(),
+        "herald_worker_processes": workers,
     }
     with AvroCodec.from_settings(stack.registry) as codec:
         for name, module in (("herald", "streams"), ("relay", "relay")):
             prefix = f"bench-{name}-{uuid.uuid4().hex[:6]}."
             settings = prepare(stack, prefix, users)
             env = worker_env(prefix, workdir)
-            process = (
-                WorkerProcess(module, env, workdir / f"{name}.log")
+            processes: list[WorkerProcess] = (
+                [WorkerProcess(module, env, workdir / f"{name}-{i}.log") for i in range(workers)]
                 if module == "streams"
-                else RelayProcess(env, workdir / f"{name}.log")
+                else [RelayProcess(env, workdir / f"{name}.log")]
             )
-            with process:
+            with ExitStack() as running:
+                for process in processes:
+                    running.enter_context(process)
                 group = f"{prefix}streams" if name == "herald" else f"{prefix}relay"
-                target = Target(name, settings, group, process)
+                target = Target(name, settings, group, processes)
                 if name == "herald":
                     wait_caught_up(settings, group, [TopicNames(prefix).user_contacts])
                 steps = sweep(target, codec, users, rates, seconds, per_request, say)

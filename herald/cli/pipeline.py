@@ -150,12 +150,14 @@ def worker_streams(
     """Run the stream processors (fan-out, decisions, deferred release) until stopped."""
     from faust import Worker
 
-    from streams.app import create_app
+    from streams.app import changelog_topics, create_app
 
     config = settings()
     try:
         specs = pipeline_topics(TopicNames(config.kafka.topic_prefix), config.pipeline.partitions)
-        ensure_topics(AdminClient(config.kafka.client_config()), specs)
+        ensure_topics(
+            AdminClient(config.kafka.client_config()), [*specs, *changelog_topics(config)]
+        )
         config.pipeline.worker_dir.mkdir(parents=True, exist_ok=True)
         app = create_app(config)
     except HeraldError as error:
@@ -201,6 +203,7 @@ def bench_pipeline(
     per_request: int = typer.Option(100, help="Recipients per published request."),
     out: Path = typer.Option(Path("bench-results/pipeline.json"), help="Where figures go."),
     million: bool = typer.Option(True, help="Also fan out one 1,000,000-recipient request."),
+    workers: int = typer.Option(1, min=1, help="Herald worker processes (the relay runs one)."),
 ) -> None:
     """Highest rate with flat lag, p50/p99 publish-to-channel latency and worker memory,
     for Herald's worker and for a bare confluent-kafka relay over the same hops."""
@@ -217,6 +220,7 @@ def bench_pipeline(
         workdir,
         typer.echo,
         with_million=million,
+        workers=workers,
     )
     typer.echo(
         f"herald sustained {results['herald']['sustained_per_s']}/s, relay "
