@@ -85,6 +85,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
     partitions = settings.pipeline.partitions
     app = faust_app(settings)
     codec = AvroCodec.from_settings(settings.registry)
+    redis_client = redis.Redis.from_url(settings.redis.url.get_secret_value())
     register_all(codec, names)
     handlers = Handlers(
         Codecs(
@@ -97,10 +98,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         TemplateStore(
             settings.pipeline.templates_dir, max_sms_segments=settings.pipeline.max_sms_segments
         ),
-        DeferredStore(
-            redis.Redis.from_url(settings.redis.url.get_secret_value()),
-            keys=names.deferred_keys,
-        ),
+        DeferredStore(redis_client, keys=names.deferred_keys),
         settings.pipeline,
         clock,
         on_fatal=app.crash,
@@ -147,4 +145,10 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         except INFRASTRUCTURE as error:  # the next tick tries again; nothing was removed
             log.warning("releasing deferred notifications: %s", type(error).__name__)
 
+    async def close_clients(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        codec.close()
+        await redis_client.aclose()
+        log.info("closed the schema registry and Redis clients")
+
+    app.on_before_shutdown.connect(close_clients)
     return app
