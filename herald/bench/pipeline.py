@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from herald.bench.stats import lag_is_flat, percentile
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, TopicCodec
-from herald.lag import wait_caught_up
+from herald.lag import TopicSizes, wait_caught_up
 from herald.models import Channel, Device, NotificationRequest, Platform, Priority, UserContacts
 from herald.publisher import Publisher
 from herald.settings import HeraldSettings
@@ -238,25 +238,14 @@ def worker_env(prefix: str, workdir: Path) -> dict[str, str]:
     }
 
 
-def _topic_size(settings: HeraldSettings, topic: str) -> int:
-    consumer = Consumer(settings.kafka.client_config(**{"group.id": "bench-sizes"}))
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions
-        )
-    finally:
-        consumer.close()
-
-
 def million(
     target: Target, say: Say, recipients: int = 1_000_000, limit_s: float = 900
 ) -> dict[str, Any]:
     """One request with a million recipients: the fan-out's time and peak worker memory
     (until every per-user record is written; the decisions drain afterwards)."""
     names = TopicNames(target.settings.kafka.topic_prefix)
-    before = _topic_size(target.settings, names.per_user)
+    sizes = TopicSizes(target.settings)
+    before = sizes.of([names.per_user])[names.per_user]
     request = NotificationRequest(
         request_id=f"bench-million-{uuid.uuid4().hex}",
         source="bench",
@@ -276,7 +265,7 @@ def million(
     while fanned_out < recipients and time.monotonic() - started < limit_s:
         time.sleep(2)
         peak = max(peak, target.rss())
-        fanned_out = _topic_size(target.settings, names.per_user) - before
+        fanned_out = sizes.of([names.per_user])[names.per_user] - before
     elapsed = time.monotonic() - started
     say(
         f"million: {fanned_out} of {recipients} fanned out in {elapsed:.0f}s, peak worker rss "

@@ -17,10 +17,9 @@ from herald.codec import AvroCodec
 from herald.demo.cleanup import delete_run
 from herald.demo.config import DemoConfig, demo_home, templates_dir, with_prefix, worker_env
 from herald.demo.load import Key, Load, demo_load, describe_gaps, expected_channels, gaps
-from herald.demo.sizes import TopicSizes
 from herald.demo.summary import Summary, summarize, user_story
 from herald.demo.users import SAMPLE, DemoUser, demo_users, population
-from herald.lag import wait_caught_up
+from herald.lag import TopicSizes, wait_caught_up
 from herald.models import Channel, DeliveryStatus
 from herald.publisher import Publisher, PublishError, producer_config
 from herald.settings import HeraldSettings
