@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -76,6 +76,9 @@ class TopicCodec(Generic[R]):
         self._codec = codec
         self._contract = contract
         self.schema_id = codec.register(subject(topic), load_schema(contract.file_name))
+        # Records that are read again and again (a user's profile, once per notification)
+        # decode once: the same bytes always give the same frozen record.
+        self.decode_cached: Callable[[bytes], R] = lru_cache(maxsize=100_000)(self.decode)
 
     def encode(self, record: R) -> bytes:
         return self._codec.encode(self.schema_id, record.to_record())

@@ -227,7 +227,7 @@ class Handlers:
     @staticmethod
     def _profile(table: MutableMapping[str, bytes], user_id: str, codec: TopicCodec[Any]) -> Any:
         raw = table.get(user_id)
-        return None if raw is None else codec.decode(raw)
+        return None if raw is None else codec.decode_cached(raw)
 
     async def _apply(
         self, note: UserNotification, outcome: Outcome, prefs: UserPreferences | None, now: datetime
