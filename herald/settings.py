@@ -160,3 +160,9 @@ class HeraldSettings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+
+    def with_prefix(self, prefix: str) -> HeraldSettings:
+        """The same settings on another topic prefix (a demo run, a test, a benchmark)."""
+        return self.model_copy(
+            update={"kafka": self.kafka.model_copy(update={"topic_prefix": prefix})}
+        )

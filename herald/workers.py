@@ -12,8 +12,20 @@ from pathlib import Path
 from types import TracebackType
 
 from herald.errors import HeraldError
+from herald.settings import HeraldSettings
 
 READY_MARK = "[^Worker]: Ready"
+
+
+def worker_env(settings: HeraldSettings, worker_dir: Path, **extra: str) -> dict[str, str]:
+    """What a child worker needs to run on ``settings``' topics: the prefix, the templates
+    and its own data directory, plus ``extra`` HERALD_* variables."""
+    return {
+        "HERALD_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "HERALD_PIPELINE__TEMPLATES_DIR": str(settings.pipeline.templates_dir.resolve()),
+        "HERALD_PIPELINE__WORKER_DIR": str(worker_dir),
+        **extra,
+    }
 
 
 class WorkerProcess:

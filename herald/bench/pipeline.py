@@ -33,9 +33,8 @@ from herald.publisher import Publisher
 from herald.settings import HeraldSettings
 from herald.stack.process import rss_bytes
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
-from herald.workers import WorkerProcess
+from herald.workers import WorkerProcess, worker_env
 
-ROOT = Path(__file__).resolve().parents[2]
 Say = Callable[[str], None]
 
 
@@ -210,12 +209,8 @@ def sustained(steps: list[Step]) -> int:
 
 
 def prepare(stack: HeraldSettings, prefix: str, users: list[str]) -> HeraldSettings:
-    settings = stack.model_copy(
-        update={
-            "kafka": stack.kafka.model_copy(update={"topic_prefix": prefix}),
-            "pipeline": stack.pipeline.model_copy(update={"max_recipients": 1_000_000}),
-        }
-    )
+    pipeline = stack.pipeline.model_copy(update={"max_recipients": 1_000_000})
+    settings = stack.with_prefix(prefix).model_copy(update={"pipeline": pipeline})
     names = TopicNames(prefix)
     ensure_topics(
         AdminClient(settings.kafka.client_config()),
@@ -227,15 +222,15 @@ def prepare(stack: HeraldSettings, prefix: str, users: list[str]) -> HeraldSetti
     return settings
 
 
-def worker_env(prefix: str, workdir: Path) -> dict[str, str]:
-    no_limits = json.dumps({c.value: 10**9 for c in Channel})
-    return {
-        "HERALD_KAFKA__TOPIC_PREFIX": prefix,
-        "HERALD_PIPELINE__TEMPLATES_DIR": str(ROOT / "templates"),
-        "HERALD_PIPELINE__WORKER_DIR": str(workdir),
-        "HERALD_PIPELINE__RATE_LIMITS": no_limits,  # measure throughput, not the limiter
-        "HERALD_PIPELINE__MAX_RECIPIENTS": "1000000",
-    }
+def bench_env(settings: HeraldSettings, workdir: Path) -> dict[str, str]:
+    return worker_env(
+        settings,
+        workdir,
+        HERALD_PIPELINE__RATE_LIMITS=json.dumps(
+            {c.value: 10**9 for c in Channel}
+        ),  # not the limiter
+        HERALD_PIPELINE__MAX_RECIPIENTS="1000000",
+    )
 
 
 def million(
@@ -302,7 +297,7 @@ def run(
         for name, module in (("herald", "streams"), ("relay", "relay")):
             prefix = f"bench-{name}-{uuid.uuid4().hex[:6]}."
             settings = prepare(stack, prefix, users)
-            env = worker_env(prefix, workdir)
+            env = bench_env(settings, workdir)
             processes: list[WorkerProcess] = (
                 [WorkerProcess(module, env, workdir / f"{name}-{i}.log") for i in range(workers)]
                 if module == "streams"

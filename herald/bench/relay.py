@@ -17,8 +17,7 @@ from herald.models import Channel, ChannelMessage
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames
-
-READY_MARK = "[^Worker]: Ready"  # the same mark WorkerProcess waits for
+from herald.workers import READY_MARK
 
 
 class Relay:

@@ -11,7 +11,7 @@ the I/O around them, ``cleanup.delete_run`` removes what a run left behind.
 No phone number, email address or device token is ever printed.
 """
 
-from herald.demo.config import DemoConfig, templates_dir, worker_env
+from herald.demo.config import DemoConfig
 from herald.demo.load import demo_load, describe_gaps, expected_channels, gaps
 from herald.demo.run import run_demo
 from herald.demo.summary import (
@@ -40,7 +40,5 @@ __all__ = [
     "gaps",
     "run_demo",
     "summarize",
-    "templates_dir",
     "user_story",
-    "worker_env",
 ]

@@ -10,8 +10,6 @@ from herald.demo.users import SEED
 from herald.errors import ConfigurationError
 from herald.settings import HeraldSettings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -36,26 +34,6 @@ class DemoConfig:
             return cls(prefix, users, cleanup=False, timeout_s=timeout_s)
         fresh = f"demo-{now:%Y%m%d-%H%M%S}."
         return cls(fresh, users, cleanup=not keep, timeout_s=timeout_s)
-
-
-def templates_dir(settings: HeraldSettings) -> Path:
-    """The configured templates; a relative path is read from the repository's root."""
-    configured = settings.pipeline.templates_dir
-    return configured if configured.is_absolute() else REPO_ROOT / configured
-
-
-def worker_env(settings: HeraldSettings, home: Path) -> dict[str, str]:
-    return {
-        "HERALD_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-        "HERALD_PIPELINE__TEMPLATES_DIR": str(templates_dir(settings)),
-        "HERALD_PIPELINE__WORKER_DIR": str(home / "worker"),
-    }
-
-
-def with_prefix(settings: HeraldSettings, prefix: str) -> HeraldSettings:
-    return settings.model_copy(
-        update={"kafka": settings.kafka.model_copy(update={"topic_prefix": prefix})}
-    )
 
 
 def demo_home(settings: HeraldSettings) -> Path:

@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from herald.codec import AvroCodec
 from herald.demo.cleanup import delete_run
-from herald.demo.config import DemoConfig, demo_home, templates_dir, with_prefix, worker_env
+from herald.demo.config import DemoConfig, demo_home
 from herald.demo.load import Key, Load, demo_load, describe_gaps, expected_channels, gaps
 from herald.demo.summary import Summary, summarize, user_story
 from herald.demo.users import SAMPLE, DemoUser, demo_users, population
@@ -26,7 +26,7 @@ from herald.settings import HeraldSettings
 from herald.stack.launcher import Say, Stack
 from herald.statuses import StatusReader
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
-from herald.workers import WorkerProcess
+from herald.workers import WorkerProcess, worker_env
 from streams.app import app_id
 from streams.templates import TemplateStore
 
@@ -51,7 +51,7 @@ class _Run:
 def run_demo(settings: HeraldSettings, config: DemoConfig, say: Say = print) -> Summary:
     """The whole demo. The stack is left running; the worker is stopped at the end."""
     Stack(settings, say=say).up()
-    settings = with_prefix(settings, config.prefix)
+    settings = settings.with_prefix(config.prefix)
     names = TopicNames(config.prefix)
     specs = pipeline_topics(names, settings.pipeline.partitions)
     ensure_topics(AdminClient(settings.kafka.client_config()), specs)
@@ -97,7 +97,7 @@ def _with_worker(
 ) -> _Run:
     home = demo_home(settings)
     log = home / f"{settings.kafka.topic_prefix}worker.log"  # one per run: runs may overlap
-    worker = WorkerProcess("streams", worker_env(settings, home), log)
+    worker = WorkerProcess("streams", worker_env(settings, home / "worker"), log)
     say(f"starting a streams worker (log: {worker.log_file})")
     with worker:
         say(f"worker ready (pid {worker.pid})")
@@ -126,7 +126,7 @@ def _play(
         sent[label] += len(request.recipients)
     say("published: " + ", ".join(f"{label} ({n})" for label, n in sent.items()))
     say("published: one malformed record (not Avro) on the requests topic")
-    expected = expected_channels(load, TemplateStore(templates_dir(settings)).channels)
+    expected = expected_channels(load, TemplateStore(settings.pipeline.templates_dir).channels)
     say(f"reading statuses until all {len(expected):,} notifications have an outcome")
     statuses, missing = _collect(settings, codec, expected, dead_letters, config.timeout_s)
     return _Run(users, load, started_at, statuses, missing)

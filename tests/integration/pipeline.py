@@ -26,10 +26,8 @@ from herald.publisher import Publisher
 from herald.settings import HeraldSettings
 from herald.statuses import StatusReader
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
-from herald.workers import WorkerProcess
+from herald.workers import WorkerProcess, worker_env
 from streams.app import app_id
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def request(
@@ -110,18 +108,11 @@ class Pipeline:
 @contextmanager
 def running_pipeline(stack: HeraldSettings, workdir: Path) -> Iterator[Pipeline]:
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    settings = stack.model_copy(
-        update={"kafka": stack.kafka.model_copy(update={"topic_prefix": prefix})}
-    )
+    settings = stack.with_prefix(prefix)
     names = TopicNames(prefix)
     admin = AdminClient(settings.kafka.client_config())
     ensure_topics(admin, pipeline_topics(names, settings.pipeline.partitions))
-    env = {
-        "HERALD_KAFKA__TOPIC_PREFIX": prefix,
-        "HERALD_PIPELINE__TEMPLATES_DIR": str(ROOT / "templates"),
-        "HERALD_PIPELINE__WORKER_DIR": str(workdir),
-        "HERALD_PIPELINE__DEFERRED_POLL_S": "0.5",
-    }
+    env = worker_env(settings, workdir, HERALD_PIPELINE__DEFERRED_POLL_S="0.5")
     with ExitStack() as cleanup:  # undone in reverse, whichever step failed
         cleanup.callback(_delete_run, admin, settings, names)
         first = WorkerProcess("streams", env, workdir / "worker.log").start()

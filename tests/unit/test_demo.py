@@ -21,14 +21,13 @@ from herald.demo import (
     format_summary,
     gaps,
     summarize,
-    templates_dir,
     user_story,
-    worker_env,
 )
 from herald.errors import ConfigurationError
 from herald.models import Channel, DeliveryStatus, Priority, Reason, State, notification_id
 from herald.settings import HeraldSettings, PipelineSettings
 from herald.validation import validate
+from herald.workers import worker_env
 from streams.quiet_hours import quiet_until
 from streams.templates import TemplateStore
 
@@ -152,7 +151,9 @@ def test_every_request_is_valid_with_unique_ids(count: int) -> None:
 
 def test_expected_channels_come_from_the_request_or_its_template() -> None:
     load = demo_load(demo_users(40, NOW), NOW, "run1")
-    expected = expected_channels(load, TemplateStore(templates_dir(HeraldSettings())).channels)
+    expected = expected_channels(
+        load, TemplateStore(HeraldSettings().pipeline.templates_dir).channels
+    )
     assert len(expected) == sum(len(r.recipients) for _, r in load)
     by_label = dict(load)
     burst, digest = by_label["sms burst"], by_label["weekly digest"]
@@ -289,7 +290,7 @@ def test_only_a_demo_prefix_can_be_cleaned_up() -> None:
 
 def test_the_worker_gets_the_prefix_and_absolute_directories(tmp_path: Path) -> None:
     settings = HeraldSettings()
-    env = worker_env(settings, tmp_path)
+    env = worker_env(settings, tmp_path / "worker")
     templates = Path(env["HERALD_PIPELINE__TEMPLATES_DIR"])
     assert templates.is_absolute()
     assert (templates / "order_shipped.toml").is_file()
