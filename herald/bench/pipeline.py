@@ -57,7 +57,6 @@ class Target:
 
     name: str
     settings: HeraldSettings
-    group: str
     processes: list[WorkerProcess]
 
     def rss(self) -> int:
@@ -167,7 +166,7 @@ def run_step(
     )
 
 
-def drain(target: Target, tap: LatencyTap, published: int, timeout_s: float = 120) -> None:
+def drain(tap: LatencyTap, published: int, timeout_s: float = 120) -> None:
     """Wait until everything published so far reached the channel topic."""
     deadline = time.monotonic() + timeout_s
     while tap.count < published and time.monotonic() < deadline:
@@ -199,7 +198,7 @@ def sweep(
             )
             if not step.lag_flat:
                 break
-            drain(target, tap, total)
+            drain(tap, total)
     tap.stop()
     return steps
 
@@ -306,10 +305,10 @@ def run(
             with ExitStack() as running:
                 for process in processes:
                     running.enter_context(process)
-                group = f"{prefix}streams" if name == "herald" else f"{prefix}relay"
-                target = Target(name, settings, group, processes)
-                if name == "herald":
-                    wait_caught_up(settings, group, [TopicNames(prefix).user_contacts])
+                target = Target(name, settings, processes)
+                if name == "herald":  # the worker must hold the contacts before the load
+                    contacts = [TopicNames(prefix).user_contacts]
+                    wait_caught_up(settings, f"{prefix}streams", contacts)
                 steps = sweep(target, codec, users, rates, seconds, per_request, say)
                 results[name] = {
                     "sustained_per_s": sustained(steps),
