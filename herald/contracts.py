@@ -13,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from herald.codec import AvroCodec
 from herald.errors import CodecError
 from herald.models import (
+    AddressInvalidated,
     ChannelMessage,
     DeliveryStatus,
     NotificationRequest,
@@ -51,6 +52,7 @@ CHANNEL_MESSAGE = Contract("channel_message.avsc", ChannelMessage.from_record)
 STATUS = Contract("delivery_status.avsc", DeliveryStatus.from_record)
 PREFERENCES = Contract("user_preferences.avsc", UserPreferences.from_record)
 CONTACTS = Contract("user_contacts.avsc", UserContacts.from_record)
+INVALIDATION = Contract("address_invalidated.avsc", AddressInvalidated.from_record)
 
 
 def topic_contracts(names: TopicNames) -> dict[str, Contract[Any]]:
@@ -61,6 +63,7 @@ def topic_contracts(names: TopicNames) -> dict[str, Contract[Any]]:
         names.status: STATUS,
         names.user_preferences: PREFERENCES,
         names.user_contacts: CONTACTS,
+        names.address_invalidations: INVALIDATION,
     }
 
 

@@ -315,3 +315,26 @@ class UserContacts(AvroRecord):
             phone=r["phone"],
             email=r["email"],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AddressInvalidated(AvroRecord):
+    user_id: str
+    channel: Channel
+    address: str
+    provider: str
+    reason: str
+    occurred_at: datetime
+    notification_id: str | None = None
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> AddressInvalidated:
+        return cls(
+            user_id=r["user_id"],
+            channel=Channel(r["channel"]),
+            address=r["address"],
+            provider=r["provider"],
+            reason=r["reason"],
+            occurred_at=r["occurred_at"],
+            notification_id=r["notification_id"],
+        )

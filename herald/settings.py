@@ -149,6 +149,108 @@ class PipelineSettings(_Frozen):
     producer_linger_ms: int = 10
 
 
+def _sandbox_dir() -> Path:
+    return _xdg("XDG_DATA_HOME", ".local/share") / "herald" / "sandbox"
+
+
+class ProviderLimits(_Frozen):
+    """What one provider account allows; shared by every sender worker through Redis."""
+
+    rate_per_s: float = 1000.0  # token bucket refill
+    burst: int = 200
+    timeout_s: float = 5.0  # per call
+    # Circuit breaker: this many failures within the window open it for the cooldown.
+    breaker_failures: int = 5
+    breaker_window_s: float = 30.0
+    breaker_cooldown_s: float = 15.0
+
+
+class FcmSettings(_Frozen):
+    endpoint: str = "http://127.0.0.1:8470"  # https://fcm.googleapis.com in production
+    project_id: str = "herald-sandbox"
+    # A Google service-account JSON (client_email, private_key, token_uri). The sandbox writes
+    # one for itself; production points this at the real file.
+    service_account_file: Path = Field(default_factory=lambda: _sandbox_dir() / "fcm.json")
+    limits: ProviderLimits = Field(default_factory=ProviderLimits)
+
+
+class ApnsSettings(_Frozen):
+    endpoint: str = "https://127.0.0.1:8471"  # https://api.push.apple.com in production
+    team_id: str = "HERALDTEAM"
+    key_id: str = "HERALDKEY1"
+    key_file: Path = Field(default_factory=lambda: _sandbox_dir() / "apns.p8")  # ES256, PEM
+    bundle_id: str = "dev.herald.demo"
+    # The sandbox's self-signed certificate; None verifies against the system store.
+    ca_file: Path | None = Field(default_factory=lambda: _sandbox_dir() / "tls.pem")
+    limits: ProviderLimits = Field(default_factory=ProviderLimits)
+
+
+class AwsSettings(_Frozen):
+    endpoint_url: str | None = "http://127.0.0.1:8472"  # moto's server; None: real AWS
+    region: str = "us-east-1"
+    access_key_id: SecretStr = SecretStr("sandbox")
+    secret_access_key: SecretStr = SecretStr("sandbox")
+    sms_limits: ProviderLimits = Field(default_factory=ProviderLimits)
+    email_limits: ProviderLimits = Field(default_factory=ProviderLimits)
+    ses_from: str = "notifications@herald.example"
+
+
+class TwilioSettings(_Frozen):
+    endpoint: str = "http://127.0.0.1:8473"  # https://api.twilio.com in production
+    account_sid: str = "ACsandbox"
+    auth_token: SecretStr = SecretStr("sandbox")
+    from_number: str = "+15550001111"
+    limits: ProviderLimits = Field(default_factory=ProviderLimits)
+
+
+class SmtpSettings(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = 8474
+    starttls: bool = True
+    username: str | None = "herald"
+    password: SecretStr | None = SecretStr("sandbox")
+    # The sandbox's self-signed certificate; None verifies against the system store.
+    ca_file: Path | None = Field(default_factory=lambda: _sandbox_dir() / "tls.pem")
+    from_address: str = "notifications@herald.example"
+    limits: ProviderLimits = Field(default_factory=ProviderLimits)
+
+
+class DeliverySettings(_Frozen):
+    """How senders deliver: providers, retries, idempotency."""
+
+    fcm: FcmSettings = Field(default_factory=FcmSettings)
+    apns: ApnsSettings = Field(default_factory=ApnsSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    # Providers per channel, primary first; the next one takes over while a breaker is open.
+    # Push picks by the device's platform (ios: apns, android and web: fcm) instead.
+    sms_providers: tuple[str, ...] = ("sns", "twilio")
+    email_providers: tuple[str, ...] = ("smtp", "ses")
+    max_attempts: int = 5
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    in_flight: int = 64  # provider calls in flight per sender worker
+    ledger_ttl_s: int = 7 * 24 * 3600
+    # An in-flight ledger entry older than this belongs to a sender that died mid-call.
+    in_flight_stale_s: float = 60.0
+    # List-Unsubscribe for non-mandatory categories; {user_id} and {category} are filled in.
+    unsubscribe_url: str = (
+        "https://notifications.herald.example/unsubscribe?user={user_id}&category={category}"
+    )
+    unsubscribe_mailto: str | None = "unsubscribe@herald.example"
+    sandbox_dir: Path = Field(default_factory=_sandbox_dir)
+
+
+class SinkSettings(_Frozen):
+    """The status sink: herald.status into Cassandra."""
+
+    batch_size: int = 2000  # records per poll
+    concurrency: int = 256  # writes in flight
+    retry_backoff_max_s: float = 10.0
+    day_bucket_tz: str = "UTC"
+
+
 class HeraldSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HERALD_", env_nested_delimiter="__", frozen=True, extra="ignore"
@@ -160,6 +262,8 @@ class HeraldSettings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
 
     def with_prefix(self, prefix: str) -> HeraldSettings:
         """The same settings on another topic prefix (a demo run, a test, a benchmark)."""

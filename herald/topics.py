@@ -85,6 +85,10 @@ class TopicNames:
     def user_contacts(self) -> str:
         return f"{self.prefix}user-contacts"
 
+    @property
+    def address_invalidations(self) -> str:
+        return f"{self.prefix}address-invalidations"
+
     def channel(self, channel: str) -> str:
         return f"{self.prefix}channel.{channel}"
 
@@ -92,6 +96,14 @@ class TopicNames:
     def deferred_keys(self) -> tuple[str, str]:
         """The Redis sorted sets of deferred notifications: waiting, and being released."""
         return f"{self.prefix}deferred", f"{self.prefix}deferred:processing"
+
+    def retry_keys(self, channel: str) -> tuple[str, str]:
+        """The Redis sorted sets of channel messages waiting for another attempt."""
+        return f"{self.prefix}retry.{channel}", f"{self.prefix}retry.{channel}:processing"
+
+    def ledger_key(self, notification_id: str, channel: str) -> str:
+        """The idempotency ledger entry of one delivery (Redis)."""
+        return f"{self.prefix}ledger:{notification_id}:{channel}"
 
     def pipeline(self) -> frozenset[str]:
         """The topics records may be sent back to (by `herald dlq replay`)."""
@@ -101,6 +113,7 @@ class TopicNames:
                 self.per_user,
                 self.user_preferences,
                 self.user_contacts,
+                self.address_invalidations,
                 self.status,
                 *(self.channel(c) for c in ("push", "sms", "email")),
             }
@@ -120,6 +133,7 @@ def pipeline_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
         TopicSpec(names.per_user, partitions),
         TopicSpec(names.user_preferences, partitions, config=compacted),
         TopicSpec(names.user_contacts, partitions, config=compacted),
+        TopicSpec(names.address_invalidations, partitions),
         *(TopicSpec(names.channel(c), partitions) for c in ("push", "sms", "email")),
         TopicSpec(names.status, partitions),
         TopicSpec(names.dead_letter, 1, config={"retention.ms": str(30 * 24 * 3600 * 1000)}),
