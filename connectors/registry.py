@@ -47,7 +47,7 @@ def push_provider_for(platform: Platform | str) -> str:
 def channel_providers(settings: DeliverySettings, channel: Channel) -> tuple[str, ...]:
     """The providers a channel uses; for SMS and email the primary first."""
     if channel is Channel.PUSH:
-        return tuple(dict.fromkeys(PUSH_PROVIDERS.values()))
+        return ("fcm", "apns")
     return settings.sms_providers if channel is Channel.SMS else settings.email_providers
 
 

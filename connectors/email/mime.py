@@ -70,7 +70,7 @@ def one_line(text: str, limit: int = MAX_SUBJECT_CHARS) -> str:
 def recipient(provider: str, address: str) -> Address:
     try:
         parsed = Address(addr_spec=address)
-    except (ValueError, email_errors.MessageError) as exc:
+    except (ValueError, IndexError, email_errors.MessageError) as exc:  # IndexError: ""
         raise PermanentDeliveryError(provider, "invalid_address", "unparsable", True) from exc
     if not parsed.username or not parsed.domain:
         raise PermanentDeliveryError(provider, "invalid_address", "unparsable", True)
@@ -79,7 +79,8 @@ def recipient(provider: str, address: str) -> Address:
 
 def message_id(notification_id: str, from_address: str) -> str:
     """Deterministic, so a resent message is recognisably the same one."""
-    domain = from_address.rpartition("@")[2] or "herald.invalid"
+    _, at, domain = from_address.rpartition("@")
+    domain = domain if at and domain else "herald.invalid"
     return f"<{notification_id}.email@{domain}>"
 
 

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from email import message_from_bytes
+from email import policy as email_policy
+
+import pytest
+
+from connectors.base import PermanentDeliveryError
+from connectors.email.mime import (
+    NOTIFICATION_ID_HEADER,
+    EmailPolicy,
+    build_email,
+    message_id,
+)
+from herald.settings import HeraldSettings
+from tests.unit.connectors.conftest import NOW, message
+
+POLICY = EmailPolicy(
+    from_address="notifications@herald.example",
+    mandatory_categories=frozenset({"security"}),
+    unsubscribe_url="https://n.example/unsubscribe?user={user_id}&category={category}",
+    unsubscribe_mailto="unsubscribe@herald.example",
+)
+
+
+def parsed(raw: bytes):  # type: ignore[no-untyped-def]
+    return message_from_bytes(raw, policy=email_policy.default)
+
+
+def test_headers_and_plain_body() -> None:
+    mail = parsed(build_email("smtp", message(), POLICY, NOW).as_bytes())
+    assert mail["From"] == "notifications@herald.example"
+    assert mail["To"] == "ann@example.com"
+    assert mail["Subject"] == "Order 42"
+    assert mail["Message-ID"] == "<n-1.email@herald.example>"
+    assert mail[NOTIFICATION_ID_HEADER] == "n-1"
+    assert mail.get_content_type() == "text/plain"
+    assert mail.get_content().strip() == "Your order shipped"
+
+
+def test_html_goes_as_an_alternative_to_the_text() -> None:
+    mail = parsed(build_email("smtp", message(html="<p>Shipped</p>"), POLICY, NOW).as_bytes())
+    assert mail.get_content_type() == "multipart/alternative"
+    parts = {part.get_content_type(): part.get_content().strip() for part in mail.iter_parts()}
+    assert parts == {"text/plain": "Your order shipped", "text/html": "<p>Shipped</p>"}
+
+
+def test_list_unsubscribe_on_categories_one_may_leave() -> None:
+    mail = build_email("smtp", message(category="marketing", user_id="u 1/2"), POLICY, NOW)
+    assert mail["List-Unsubscribe"] == (
+        "<https://n.example/unsubscribe?user=u%201%2F2&category=marketing>, "
+        "<mailto:unsubscribe@herald.example?subject=unsubscribe%20marketing%20u%201%2F2>"
+    )
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_no_list_unsubscribe_on_mandatory_categories() -> None:
+    mail = build_email("smtp", message(category="security"), POLICY, NOW)
+    assert mail["List-Unsubscribe"] is None
+    assert mail["List-Unsubscribe-Post"] is None
+
+
+def test_mailto_alone_has_no_one_click_post() -> None:
+    only_mail = EmailPolicy("a@b.example", frozenset(), None, "u@b.example")
+    mail = build_email("smtp", message(category="marketing"), only_mail, NOW)
+    assert mail["List-Unsubscribe"].startswith("<mailto:u@b.example?")
+    assert mail["List-Unsubscribe-Post"] is None
+    nothing = EmailPolicy("a@b.example", frozenset(), None, None)
+    assert (
+        build_email("smtp", message(category="marketing"), nothing, NOW)["List-Unsubscribe"] is None
+    )
+
+
+def test_a_title_with_cr_lf_cannot_add_headers() -> None:
+    evil = message(title="Hello\r\nBcc: victim@example.com\r\n\r\nspoofed body")
+    raw = build_email("smtp", evil, POLICY, NOW).as_bytes()
+    mail = parsed(raw)
+    assert mail["Bcc"] is None
+    assert mail["Subject"] == "Hello Bcc: victim@example.com spoofed body"
+    assert b"\r\nBcc:" not in raw
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["no-at-sign", "a@b@c", "ann@example.com\r\nBcc: x@y.example", "Ann <ann@example.com>", ""],
+)
+def test_unparsable_address_is_refused_as_invalid(address: str) -> None:
+    with pytest.raises(PermanentDeliveryError) as refused:
+        build_email("ses", message(address=address), POLICY, NOW)
+    assert refused.value.address_invalid
+    assert refused.value.provider == "ses"
+    assert address not in str(refused.value) or not address
+
+
+def test_policy_from_settings() -> None:
+    policy = EmailPolicy.from_settings(HeraldSettings(), "x@herald.example")
+    assert policy.mandatory_categories == frozenset({"security"})
+    assert policy.unsubscribe_url is not None
+    assert message_id("n", "no-domain") == "<n.email@herald.invalid>"
