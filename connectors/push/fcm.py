@@ -23,6 +23,7 @@ from connectors.base import (
     PermanentDeliveryError,
     Receipt,
     TransientDeliveryError,
+    UnknownOutcomeError,
 )
 from connectors.http import by_status, json_body, parse_retry_after, request
 from herald.errors import ConfigurationError
@@ -160,7 +161,10 @@ class _AccessToken:
     async def _fetch(self) -> None:
         now = self._clock()
         form = {"grant_type": GRANT_TYPE, "assertion": grant_assertion(self._account, int(now))}
-        response = await request(self._client, NAME, "POST", self._account.token_uri, data=form)
+        try:
+            response = await request(self._client, NAME, "POST", self._account.token_uri, data=form)
+        except UnknownOutcomeError as exc:  # no token, so the message surely did not leave
+            raise TransientDeliveryError(NAME, "token_grant", exc.detail) from exc
         body = json_body(response.content)
         if response.status_code != 200 or "access_token" not in body:
             raise by_status(NAME, response.status_code, "token_grant", response.headers, _utc(now))

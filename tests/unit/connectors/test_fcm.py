@@ -195,3 +195,17 @@ async def test_a_401_fetches_a_new_token_once(service_account: Path) -> None:
     assert google.grants == 2
     assert google.seen_tokens[-2:] == ["Bearer at-1", "Bearer at-2"]
     await sender.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_token_endpoint_that_does_not_answer_is_transient(service_account: Path) -> None:
+    def silent(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("silent", request=request)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(silent))
+    settings = FcmSettings(endpoint="http://fcm.test", service_account_file=service_account)
+    sender = FcmSender(client, settings)
+    with pytest.raises(TransientDeliveryError) as failed:  # the message never left
+        await sender.send(message(), "k")
+    assert failed.value.code == "token_grant"
+    await sender.aclose()
