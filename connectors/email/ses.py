@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from connectors.aws import AwsCall
+from connectors.aws import AwsCall, mentions
 from connectors.base import DeliveryError, PermanentDeliveryError, Receipt
 from connectors.email.mime import EmailPolicy, build_email
 from herald.models import Channel, ChannelMessage
@@ -27,6 +27,9 @@ REFUSALS = frozenset(
 def refine(code: str, message: str) -> DeliveryError | None:
     """SES's own refusals (throttling, including MaxSendingRateExceeded, and 5xx are caught by
     the shared rules)."""
+    if code == "MessageRejected" and mentions(message, ("suppression list", "blacklisted")):
+        # The address hard-bounced or complained before: SES will not mail it again.
+        return PermanentDeliveryError(NAME, code, "address on the suppression list", True)
     if code.removesuffix("Exception") in REFUSALS:
         return PermanentDeliveryError(NAME, code, "refused by SES")
     return None

@@ -136,3 +136,10 @@ def test_boto_client_never_retries_by_itself() -> None:
         2.5,
         8,
     )
+
+
+@pytest.mark.parametrize("text", ["Address is on the suppression list", "Address blacklisted."])
+def test_ses_suppressed_address_is_dead(text: str) -> None:
+    error = aws.classify("ses", client_error("MessageRejected", 400, text), ses.refine)
+    assert isinstance(error, PermanentDeliveryError)
+    assert error.address_invalid
