@@ -3,23 +3,16 @@ each provider's own format, bad credentials are refused, Twilio deduplicates."""
 
 from __future__ import annotations
 
-import base64
 import json
-import smtplib
-import ssl
 import time
 import uuid
 from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
 
-import boto3
 import httpx
 import jwt
 import pytest
-from botocore.config import Config
-from botocore.exceptions import ClientError
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from herald.errors import SandboxError
 from herald.sandboxes import SandboxControl
@@ -184,12 +177,14 @@ def test_fcm_refused_token_is_unregistered(
 def test_fcm_hang_delivers_without_answer(
     control: SandboxControl, delivery: DeliverySettings, fcm: tuple[httpx.Client, str]
 ) -> None:
-    client, access = fcm
+    _, access = fcm
     control.fault("fcm", hang=True, count=1)
     notification = nid()
-    with httpx.Client(timeout=httpx.Timeout(5, read=0.5)) as impatient:
-        with pytest.raises(httpx.ReadTimeout):
-            fcm_send(impatient, delivery, access, "device-1", notification)
+    with (
+        httpx.Client(timeout=httpx.Timeout(5, read=0.5)) as impatient,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        fcm_send(impatient, delivery, access, "device-1", notification)
     [record] = control.received("fcm")
     assert (record.notification_id, record.outcome) == (notification, "hung")
 
