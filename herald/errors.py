@@ -15,3 +15,7 @@ class StackError(HeraldError):
 
 class CodecError(HeraldError):
     """Bytes that are not a valid Confluent-framed Avro record, or a record that does not fit."""
+
+
+class SandboxError(HeraldError):
+    """The provider sandboxes could not start, or their control API refused a request."""
