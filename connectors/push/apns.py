@@ -148,7 +148,8 @@ class ApnsSender:
         url = f"{self._endpoint}/3/device/{quote(message.address, safe='')}"
         response = await request(self._client, NAME, "POST", url, content=payload, headers=headers)
         if response.status_code == 200:
-            return Receipt(NAME, response.headers.get("apns-id", headers["apns-id"]))
+            # UUIDs compare case-insensitively; APNs may echo ours in upper case.
+            return Receipt(NAME, response.headers.get("apns-id", headers["apns-id"]).lower())
         now = datetime.fromtimestamp(self._clock(), UTC)
         error = classify(response.status_code, response.headers, json_body(response.content), now)
         if error.code == "ExpiredProviderToken":
