@@ -10,6 +10,7 @@ import pytest
 
 from herald.sandboxes import aws, fcm, smtp, twilio
 from herald.sandboxes.mail import email_fields
+from herald.settings import TwilioSettings
 
 
 def message(notification: str | None = "n1") -> EmailMessage:
@@ -61,8 +62,6 @@ def test_twilio_form_problems() -> None:
 
 
 def test_twilio_basic_auth() -> None:
-    from herald.settings import TwilioSettings
-
     settings = TwilioSettings()
     good = base64.b64encode(b"ACsandbox:sandbox").decode()
     assert twilio.authorized(f"Basic {good}", settings)
@@ -128,3 +127,18 @@ def test_fcm_message_parsing() -> None:
     assert fcm.parse_message(json.dumps({"message": {"data": {}}}).encode()) is None
     bad_data = {"message": {"token": "t", "data": {"a": 1}}}
     assert fcm.parse_message(json.dumps(bad_data).encode()) is None
+
+
+def test_ses_send_email_fields() -> None:
+    form = {
+        "Action": "SendEmail",
+        "Destination.ToAddresses.member.1": "a@example.com",
+        "Destination.CcAddresses.member.1": "b@example.com",
+        "Message.Subject.Data": "S",
+        "Message.Body.Html.Data": "<p>h</p>",
+        "Tags.member.1.Name": "notification_id",
+        "Tags.member.1.Value": "n5",
+    }
+    address, fields = aws.ses_fields(form)
+    assert address == "a@example.com,b@example.com"
+    assert (fields["subject"], fields["body"], fields["notification_id"]) == ("S", "<p>h</p>", "n5")

@@ -28,6 +28,7 @@ def test_without_count_until_cleared_and_per_provider() -> None:
         assert (action.latency_s, action.hang) == (0.25, True)
         assert action.refuses("t1")
         assert not action.refuses("t2")
+        assert action.refuses("t2, t1")  # one call to several recipients
     assert state.take("fcm") == NO_FAULT
     state.clear("apns")
     assert state.take("apns") == NO_FAULT
