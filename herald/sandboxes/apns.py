@@ -131,6 +131,9 @@ def _apns_id(request: Request) -> str | None:
 
 async def push(request: Request) -> Response:
     settings: ApnsSettings = request.app.state.settings
+    # Read the whole stream before any answer: hypercorn's HTTP/2 drops the connection when
+    # a request's data arrives after its stream was answered and closed.
+    raw = await request.body()
     apns_id = _apns_id(request)
     if apns_id is None:
         return failure(400, "BadMessageId", str(uuid.uuid4()).upper())
@@ -142,7 +145,6 @@ async def push(request: Request) -> Response:
     problem = header_problem(request, settings)
     if problem is not None:
         return failure(400, problem, apns_id)
-    raw = await request.body()
     if len(raw) > MAX_PAYLOAD:
         return failure(413, "PayloadTooLarge", apns_id)
     payload = _payload(raw)

@@ -105,7 +105,12 @@ def ses_fields(form: dict[str, str]) -> tuple[str, dict[str, object]]:
         for k in form
         if k.startswith("Tags.member.") and k.endswith(".Name")
     }
-    return ",".join(_members(form, "Destination.ToAddresses.member.")), {
+    recipients = [
+        address
+        for kind in ("To", "Cc", "Bcc")
+        for address in _members(form, f"Destination.{kind}Addresses.member.")
+    ]
+    return ",".join(recipients), {
         "notification_id": tags.get("notification_id"),
         "subject": form.get("Message.Subject.Data"),
         "body": form.get("Message.Body.Text.Data") or form.get("Message.Body.Html.Data"),

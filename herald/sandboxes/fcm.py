@@ -117,7 +117,7 @@ async def token(request: Request) -> Response:
     )
 
 
-def _parse_message(raw: bytes) -> dict[str, Any] | None:
+def parse_message(raw: bytes) -> dict[str, Any] | None:
     try:
         message = json.loads(raw).get("message")
     except (ValueError, AttributeError):
@@ -142,7 +142,7 @@ async def send(request: Request) -> Response:
     project = request.path_params["project"]
     if project != settings.project_id:
         return error(404, "Requested entity was not found.")
-    message = _parse_message(await request.body())
+    message = parse_message(await request.body())
     if message is None:
         return error(400, "The message is not a valid FCM v1 message with a token.")
     data: dict[str, str] = message.get("data") or {}

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import ssl
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -30,7 +31,7 @@ from herald.sandboxes.http import address_of, server_config
 from herald.sandboxes.smtp import start_smtp, tls_context
 from herald.sandboxes.state import SandboxState
 from herald.sandboxes.twilio import twilio_app
-from herald.settings import DeliverySettings
+from herald.settings import DeliverySettings, HostPort
 
 PROBE_INTERVAL_S = 0.2
 
@@ -45,10 +46,33 @@ def run_sandbox(
     # aiosmtpd logs a deprecation of its own on every AUTH.
     logging.getLogger("mail.log").setLevel(logging.ERROR)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
+    _check_free(delivery)
     credentials = ensure_credentials(delivery)
     senders = sorted({delivery.aws.ses_from, delivery.smtp.from_address})
     with MotoBackend(delivery.aws, senders) as moto:
         asyncio.run(_serve(delivery, credentials, moto.url, say, ready_timeout_s))
+
+
+def _check_free(delivery: DeliverySettings) -> None:
+    """Fails early and plainly when a port is taken (before any server started)."""
+    wanted = {
+        "fcm": address_of(delivery.fcm.endpoint, "fcm"),
+        "apns": address_of(delivery.apns.endpoint, "apns"),
+        "aws": address_of(delivery.aws.endpoint_url, "aws"),
+        "twilio": address_of(delivery.twilio.endpoint, "twilio"),
+        "smtp": HostPort(host=delivery.smtp.host, port=delivery.smtp.port),
+        "control": address_of(delivery.sandbox_control, "control"),
+    }
+    for name, address in wanted.items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address.host, address.port))
+            except OSError as exc:
+                raise SandboxError(
+                    f"the {name} sandbox cannot listen on {address.host}:{address.port}: "
+                    f"{exc.strerror}"
+                ) from exc
 
 
 def _servers(

@@ -25,7 +25,8 @@ class Action:
     refuse: frozenset[str] = frozenset()
 
     def refuses(self, address: str) -> bool:
-        return address in self.refuse
+        """``address`` may list several recipients separated by commas (one SES call)."""
+        return any(part.strip() in self.refuse for part in address.split(","))
 
 
 NO_FAULT = Action()
