@@ -1,0 +1,158 @@
+"""Pure mapping from a status event to its history rows, and the keys those rows live under.
+
+Every status event becomes exactly one row in ``notification_status`` and one in
+``user_notifications``. Both rows' primary keys are derived from the event alone, so a
+redelivered event overwrites the same two rows instead of adding new ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from herald.errors import ConfigurationError
+from herald.models import Channel, DeliveryStatus, State
+
+# A clustering column cannot be null: a status decided before any channel (expired) is
+# stored under the empty channel and read back as None.
+NO_CHANNEL = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """One event as stored: the same columns in both tables (``day`` keys the user's table)."""
+
+    notification_id: str
+    occurred_at: datetime  # aware, UTC, millisecond precision (as Cassandra keeps it)
+    channel: Channel | None
+    state: State
+    attempt: int
+    request_id: str
+    user_id: str
+    day: date
+    reason: str | None = None
+    detail: str | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    tenant: str | None = None
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f"day_bucket_tz {name!r} is not an IANA time zone") from exc
+
+
+def day_bucket(occurred_at: datetime, tz: str = "UTC") -> date:
+    """The calendar day of ``occurred_at`` in ``tz``: the user table's partition bucket."""
+    if occurred_at.tzinfo is None:
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    return occurred_at.astimezone(zone(tz)).date()
+
+
+def to_millis(moment: datetime) -> datetime:
+    """Truncated to milliseconds, as Cassandra's ``timestamp`` stores it."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def to_row(status: DeliveryStatus, tz: str = "UTC") -> StatusRow:
+    occurred_at = to_millis(status.occurred_at)
+    return StatusRow(
+        notification_id=status.notification_id,
+        occurred_at=occurred_at,
+        channel=status.channel,
+        state=status.state,
+        attempt=status.attempt,
+        request_id=status.request_id,
+        user_id=status.user_id,
+        day=day_bucket(occurred_at, tz),
+        reason=status.reason,
+        detail=status.detail,
+        provider=status.provider,
+        provider_message_id=status.provider_message_id,
+        tenant=status.tenant,
+    )
+
+
+def channel_column(channel: Channel | None) -> str:
+    return NO_CHANNEL if channel is None else channel.value
+
+
+def channel_of(column: str) -> Channel | None:
+    return None if column == NO_CHANNEL else Channel(column)
+
+
+Key = tuple[object, ...]
+
+
+def status_key(row: StatusRow) -> Key:
+    """``notification_status``'s primary key: partition, then the timeline's clustering."""
+    return (
+        row.notification_id,
+        row.occurred_at,
+        channel_column(row.channel),
+        row.state.value,
+        row.attempt,
+    )
+
+
+def user_key(row: StatusRow) -> Key:
+    """``user_notifications``'s primary key: the (user, day) partition, then clustering."""
+    return (
+        row.user_id,
+        row.day,
+        row.occurred_at,
+        row.notification_id,
+        channel_column(row.channel),
+        row.state.value,
+        row.attempt,
+    )
+
+
+def _details(row: StatusRow) -> Key:
+    return (
+        row.request_id,
+        row.reason,
+        row.detail,
+        row.provider,
+        row.provider_message_id,
+        row.tenant,
+    )
+
+
+def status_params(row: StatusRow) -> Key:
+    """What ``STATUS_COLUMNS`` bind: the key, the user, then the details."""
+    return (*status_key(row), row.user_id, *_details(row))
+
+
+def user_params(row: StatusRow) -> Key:
+    """What ``USER_COLUMNS`` bind: the key, then the details."""
+    return (*user_key(row), *_details(row))
+
+
+_DETAILS = ("request_id", "reason", "detail", "provider", "provider_message_id", "tenant")
+STATUS_COLUMNS = (
+    "notification_id",
+    "occurred_at",
+    "channel",
+    "state",
+    "attempt",
+    "user_id",
+    *_DETAILS,
+)
+USER_COLUMNS = (
+    "user_id",
+    "day",
+    "occurred_at",
+    "notification_id",
+    "channel",
+    "state",
+    "attempt",
+    *_DETAILS,
+)

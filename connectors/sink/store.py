@@ -1,0 +1,81 @@
+"""Writing history rows to Cassandra: prepared inserts, many in flight at once, and the
+writes that did not succeed kept aside to be retried (inserts are idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent
+from cassandra.query import BatchStatement, PreparedStatement
+
+from connectors.sink.rows import (
+    STATUS_COLUMNS,
+    USER_COLUMNS,
+    Key,
+    StatusRow,
+    status_params,
+    user_params,
+)
+from herald.cassandra import CASSANDRA_ERRORS
+from herald.errors import HeraldError
+
+STATUS_TABLE = "notification_status"
+USER_TABLE = "user_notifications"
+
+Write = tuple[PreparedStatement | BatchStatement, Key]
+
+
+class SinkUnavailable(HeraldError):
+    """Cassandra did not take every write; ``remaining`` are the ones to try again."""
+
+    def __init__(self, remaining: list[Write], cause: BaseException) -> None:
+        super().__init__(f"{len(remaining)} write(s) failed: {type(cause).__name__}: {cause}")
+        self.remaining = remaining
+
+
+def insert_cql(keyspace: str, table: str, columns: Sequence[str]) -> str:
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {keyspace}.{table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+
+
+class StatusStore:
+    """Both history tables of one keyspace (already migrated)."""
+
+    def __init__(self, session: Session, keyspace: str, concurrency: int) -> None:
+        self._session = session
+        self._concurrency = concurrency
+        try:
+            self._status = session.prepare(insert_cql(keyspace, STATUS_TABLE, STATUS_COLUMNS))
+            self._user = session.prepare(insert_cql(keyspace, USER_TABLE, USER_COLUMNS))
+        except CASSANDRA_ERRORS as exc:
+            raise HeraldError(
+                f"preparing the sink's inserts on {keyspace}: {exc} "
+                "(has `herald db migrate` run on this keyspace?)"
+            ) from exc
+
+    def writes(self, rows: Iterable[StatusRow]) -> list[Write]:
+        """Two inserts per row: its notification's timeline and its user's day."""
+        result: list[Write] = []
+        for row in rows:
+            result.append((self._status, status_params(row)))
+            result.append((self._user, user_params(row)))
+        return result
+
+    def write(self, writes: list[Write]) -> None:
+        """Execute every write, ``concurrency`` in flight; raise ``SinkUnavailable`` with the
+        ones that failed (the others are done)."""
+        if not writes:
+            return
+        outcomes = execute_concurrent(
+            self._session, writes, concurrency=self._concurrency, raise_on_first_error=False
+        )
+        failed: list[Write] = []
+        cause: Any = None
+        for write, (ok, result) in zip(writes, outcomes, strict=True):
+            if not ok:
+                failed.append(write)
+                cause = result
+        if failed:
+            raise SinkUnavailable(failed, cause)
