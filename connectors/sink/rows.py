@@ -7,6 +7,7 @@ redelivered event overwrites the same two rows instead of adding new ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -156,3 +157,40 @@ USER_COLUMNS = (
     "attempt",
     *_DETAILS,
 )
+
+
+# An unlogged batch only for rows of one partition (one request, one mutation on the node),
+# kept small: Cassandra warns about batches over 5 KiB.
+BATCH_MAX_ROWS = 32
+BATCH_MAX_BYTES = 4 * 1024
+
+
+def _size(params: Key) -> int:
+    return sum(len(v) if isinstance(v, str) else 8 for v in params)
+
+
+def partition_groups(
+    params: Sequence[Key],
+    partition_of: Callable[[Key], Hashable],
+    max_rows: int = BATCH_MAX_ROWS,
+    max_bytes: int = BATCH_MAX_BYTES,
+) -> list[list[Key]]:
+    """Bound rows grouped by partition (first-seen order), each group cut to at most
+    ``max_rows`` rows and about ``max_bytes``; a group of one is written as a plain insert."""
+    by_partition: dict[Hashable, list[list[Key]]] = {}
+    for row in params:
+        chunks = by_partition.setdefault(partition_of(row), [[]])
+        last = chunks[-1]
+        if last and (len(last) >= max_rows or sum(map(_size, last)) + _size(row) > max_bytes):
+            last = []
+            chunks.append(last)
+        last.append(row)
+    return [chunk for chunks in by_partition.values() for chunk in chunks]
+
+
+def status_partition(params: Key) -> Hashable:
+    return params[0]  # notification_id
+
+
+def user_partition(params: Key) -> Hashable:
+    return params[:2]  # (user_id, day)

@@ -3,20 +3,23 @@ writes that did not succeed kept aside to be retried (inserts are idempotent).""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
-from cassandra.query import BatchStatement, PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
 from connectors.sink.rows import (
     STATUS_COLUMNS,
     USER_COLUMNS,
     Key,
     StatusRow,
+    partition_groups,
     status_params,
+    status_partition,
     user_params,
+    user_partition,
 )
 from herald.cassandra import CASSANDRA_ERRORS
 from herald.errors import HeraldError
@@ -55,12 +58,27 @@ class StatusStore:
                 "(has `herald db migrate` run on this keyspace?)"
             ) from exc
 
-    def writes(self, rows: Iterable[StatusRow]) -> list[Write]:
-        """Two inserts per row: its notification's timeline and its user's day."""
+    def writes(self, rows: Sequence[StatusRow]) -> list[Write]:
+        """Two inserts per row, its notification's timeline and its user's day; the rows of
+        one partition go together in an unlogged batch (one request instead of several)."""
+        return [
+            *self._grouped(self._status, [status_params(r) for r in rows], status_partition),
+            *self._grouped(self._user, [user_params(r) for r in rows], user_partition),
+        ]
+
+    @staticmethod
+    def _grouped(
+        insert: PreparedStatement, params: list[Key], partition_of: Callable[[Key], Hashable]
+    ) -> list[Write]:
         result: list[Write] = []
-        for row in rows:
-            result.append((self._status, status_params(row)))
-            result.append((self._user, user_params(row)))
+        for group in partition_groups(params, partition_of):
+            if len(group) == 1:
+                result.append((insert, group[0]))
+                continue
+            batch = BatchStatement(BatchType.UNLOGGED)
+            for bound in group:
+                batch.add(insert, bound)
+            result.append((batch, ()))
         return result
 
     def write(self, writes: list[Write]) -> None:
