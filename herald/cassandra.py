@@ -28,6 +28,7 @@ def cassandra_cluster(settings: CassandraSettings, **options: Any) -> Cluster:
     return Cluster(
         settings.contact_points,
         port=settings.port,
+        protocol_version=settings.protocol_version,
         auth_provider=auth,
         execution_profiles={
             EXEC_PROFILE_DEFAULT: ExecutionProfile(

@@ -13,12 +13,15 @@ from datetime import UTC, date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cassandra.query import UNSET_VALUE
+
 from herald.errors import ConfigurationError
 from herald.models import Channel, DeliveryStatus, State
 
 # A clustering column cannot be null: a status decided before any channel (expired) is
 # stored under the empty channel and read back as None.
 NO_CHANNEL = ""
+UNSET: object = UNSET_VALUE  # the driver's marker for a column left out of an insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +119,19 @@ def user_key(row: StatusRow) -> Key:
     )
 
 
+def _unset_if_none(value: str | None) -> object:
+    return UNSET if value is None else value
+
+
 def _details(row: StatusRow) -> Key:
+    # An absent value is left unset rather than bound as null: a null writes a tombstone.
     return (
         row.request_id,
-        row.reason,
-        row.detail,
-        row.provider,
-        row.provider_message_id,
-        row.tenant,
+        _unset_if_none(row.reason),
+        _unset_if_none(row.detail),
+        _unset_if_none(row.provider),
+        _unset_if_none(row.provider_message_id),
+        _unset_if_none(row.tenant),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -51,13 +51,17 @@ def backoff_s(attempt: int, cap_s: float, base_s: float = 0.5) -> float:
     return float(min(cap_s, base_s * 2 ** min(attempt, 30)))
 
 
-def next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
-    """What to commit after ``messages``: per partition, one past the highest offset."""
+def next_offsets(positions: Iterable[tuple[str, int, int]]) -> list[TopicPartition]:
+    """What to commit after records at (topic, partition, offset): per partition, one past
+    the highest offset."""
     highest: dict[tuple[str, int], int] = {}
-    for message in messages:
-        key = (message.topic() or "", message.partition() or 0)
-        highest[key] = max(highest.get(key, -1), message.offset() or 0)
+    for topic, partition, offset in positions:
+        highest[(topic, partition)] = max(highest.get((topic, partition), -1), offset)
     return [TopicPartition(t, p, offset + 1) for (t, p), offset in sorted(highest.items())]
+
+
+def position(message: Message) -> tuple[str, int, int]:
+    return message.topic() or "", message.partition() or 0, message.offset() or 0
 
 
 def consumer_config(settings: HeraldSettings) -> dict[str, object]:
@@ -134,7 +138,7 @@ class SinkWorker:
         self._retrying("writing statuses to Cassandra", lambda: self._write(writes))
         if decoded.dead:
             self._dead_letter(decoded.dead)
-        self._commit(next_offsets(records))
+        self._commit(next_offsets(position(m) for m in records))
         self.written += len(decoded.rows)
         return len(records)
 
@@ -165,9 +169,8 @@ class SinkWorker:
                 message.offset(),
                 reason,
             )
-            where = (message.topic() or "", message.partition() or 0, message.offset() or 0)
             headers: list[tuple[str, str | bytes | None]] = [
-                *deadletter.headers(reason, *where, now)
+                *deadletter.headers(reason, *position(message), now)
             ]
             self.producer.produce(
                 self.names.dead_letter, key=message.key(), value=message.value(), headers=headers
