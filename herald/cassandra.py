@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from cassandra import DriverException, OperationTimedOut
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from herald.settings import CassandraSettings
+
+# What the driver raises when a request fails: server errors, time-outs, no node reachable
+# (the last two do not derive from DriverException).
+CASSANDRA_ERRORS: tuple[type[Exception], ...] = (
+    DriverException,
+    OperationTimedOut,
+    NoHostAvailable,
+)
 
 
 def cassandra_cluster(settings: CassandraSettings, **options: Any) -> Cluster:
@@ -19,6 +28,7 @@ def cassandra_cluster(settings: CassandraSettings, **options: Any) -> Cluster:
     return Cluster(
         settings.contact_points,
         port=settings.port,
+        protocol_version=settings.protocol_version,
         auth_provider=auth,
         execution_profiles={
             EXEC_PROFILE_DEFAULT: ExecutionProfile(

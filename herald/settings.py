@@ -83,6 +83,8 @@ class CassandraSettings(_Frozen):
     replication_factor: int = 1
     username: str | None = None
     password: SecretStr | None = None
+    # The native protocol version; set so the driver does not probe newer ones first.
+    protocol_version: int = 5
 
 
 class RedisSettings(_Frozen):

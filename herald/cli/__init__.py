@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import typer
 
 from herald.cli.common import fail, settings
+from herald.cli.db import db_app
 from herald.cli.pipeline import bench_app, dlq_app, publish, schemas_app, topics_app, worker_app
 from herald.cli.sandbox import sandbox_app
+from herald.cli.sink import bench_sink, worker_sink
 from herald.cli.stack import stack_app
 from herald.errors import HeraldError
 
@@ -21,6 +23,9 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(worker_app, name="worker")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(db_app, name="db")
+worker_app.command("sink")(worker_sink)
+bench_app.command("sink")(bench_sink)
 app.command("publish")(publish)
 
 

@@ -9,6 +9,7 @@ import typer
 
 from herald.cli.common import fail as _fail
 from herald.cli.common import settings as _settings
+from herald.cli.db import apply_migrations, say_migrated
 from herald.errors import HeraldError
 from herald.stack.launcher import ServerStatus, Stack
 
@@ -32,13 +33,15 @@ def print_status(statuses: list[ServerStatus]) -> None:
 
 @stack_app.command("up")
 def stack_up() -> None:
-    """Fetch the servers on first use, start them, and wait until each answers."""
+    """Fetch the servers on first use, start them, wait until each answers, then apply the
+    Cassandra migrations (`herald db migrate`)."""
     started = time.monotonic()
+    config = _settings()
     try:
-        statuses = Stack(_settings(), say=typer.echo).up()
+        print_status(Stack(config, say=typer.echo).up())
+        say_migrated(config, apply_migrations(config))  # the status history's tables
     except HeraldError as error:
         raise _fail(error) from error
-    print_status(statuses)
     typer.echo(f"stack up in {time.monotonic() - started:.1f}s")
 
 

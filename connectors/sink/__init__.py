@@ -1,0 +1,1 @@
+"""The status sink: ``herald.status`` into Cassandra's history tables."""

@@ -1,0 +1,204 @@
+"""Pure mapping from a status event to its history rows, and the keys those rows live under.
+
+Every status event becomes exactly one row in ``notification_status`` and one in
+``user_notifications``. Both rows' primary keys are derived from the event alone, so a
+redelivered event overwrites the same two rows instead of adding new ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cassandra.query import UNSET_VALUE
+
+from herald.errors import ConfigurationError
+from herald.models import Channel, DeliveryStatus, State
+
+# A clustering column cannot be null: a status decided before any channel (expired) is
+# stored under the empty channel and read back as None.
+NO_CHANNEL = ""
+UNSET: object = UNSET_VALUE  # the driver's marker for a column left out of an insert
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """One event as stored: the same columns in both tables (``day`` keys the user's table)."""
+
+    notification_id: str
+    occurred_at: datetime  # aware, UTC, millisecond precision (as Cassandra keeps it)
+    channel: Channel | None
+    state: State
+    attempt: int
+    request_id: str
+    user_id: str
+    day: date
+    reason: str | None = None
+    detail: str | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    tenant: str | None = None
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f"day_bucket_tz {name!r} is not an IANA time zone") from exc
+
+
+def day_bucket(occurred_at: datetime, tz: str = "UTC") -> date:
+    """The calendar day of ``occurred_at`` in ``tz``: the user table's partition bucket."""
+    if occurred_at.tzinfo is None:
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    return occurred_at.astimezone(zone(tz)).date()
+
+
+def to_millis(moment: datetime) -> datetime:
+    """Truncated to milliseconds, as Cassandra's ``timestamp`` stores it."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def to_row(status: DeliveryStatus, tz: str = "UTC") -> StatusRow:
+    occurred_at = to_millis(status.occurred_at)
+    return StatusRow(
+        notification_id=status.notification_id,
+        occurred_at=occurred_at,
+        channel=status.channel,
+        state=status.state,
+        attempt=status.attempt,
+        request_id=status.request_id,
+        user_id=status.user_id,
+        day=day_bucket(occurred_at, tz),
+        reason=status.reason,
+        detail=status.detail,
+        provider=status.provider,
+        provider_message_id=status.provider_message_id,
+        tenant=status.tenant,
+    )
+
+
+def channel_column(channel: Channel | None) -> str:
+    return NO_CHANNEL if channel is None else channel.value
+
+
+def channel_of(column: str) -> Channel | None:
+    return None if column == NO_CHANNEL else Channel(column)
+
+
+Key = tuple[object, ...]
+
+
+def status_key(row: StatusRow) -> Key:
+    """``notification_status``'s primary key: partition, then the timeline's clustering."""
+    return (
+        row.notification_id,
+        row.occurred_at,
+        channel_column(row.channel),
+        row.state.value,
+        row.attempt,
+    )
+
+
+def user_key(row: StatusRow) -> Key:
+    """``user_notifications``'s primary key: the (user, day) partition, then clustering."""
+    return (
+        row.user_id,
+        row.day,
+        row.occurred_at,
+        row.notification_id,
+        channel_column(row.channel),
+        row.state.value,
+        row.attempt,
+    )
+
+
+def _unset_if_none(value: str | None) -> object:
+    return UNSET if value is None else value
+
+
+def _details(row: StatusRow) -> Key:
+    # An absent value is left unset rather than bound as null: a null writes a tombstone.
+    return (
+        row.request_id,
+        _unset_if_none(row.reason),
+        _unset_if_none(row.detail),
+        _unset_if_none(row.provider),
+        _unset_if_none(row.provider_message_id),
+        _unset_if_none(row.tenant),
+    )
+
+
+def status_params(row: StatusRow) -> Key:
+    """What ``STATUS_COLUMNS`` bind: the key, the user, then the details."""
+    return (*status_key(row), row.user_id, *_details(row))
+
+
+def user_params(row: StatusRow) -> Key:
+    """What ``USER_COLUMNS`` bind: the key, then the details."""
+    return (*user_key(row), *_details(row))
+
+
+_DETAILS = ("request_id", "reason", "detail", "provider", "provider_message_id", "tenant")
+STATUS_COLUMNS = (
+    "notification_id",
+    "occurred_at",
+    "channel",
+    "state",
+    "attempt",
+    "user_id",
+    *_DETAILS,
+)
+USER_COLUMNS = (
+    "user_id",
+    "day",
+    "occurred_at",
+    "notification_id",
+    "channel",
+    "state",
+    "attempt",
+    *_DETAILS,
+)
+
+
+# An unlogged batch only for rows of one partition (one request, one mutation on the node),
+# kept small: Cassandra warns about batches over 5 KiB.
+BATCH_MAX_ROWS = 32
+BATCH_MAX_BYTES = 4 * 1024
+
+
+def _size(params: Key) -> int:
+    return sum(len(v) if isinstance(v, str) else 8 for v in params)
+
+
+def partition_groups(
+    params: Sequence[Key],
+    partition_of: Callable[[Key], Hashable],
+    max_rows: int = BATCH_MAX_ROWS,
+    max_bytes: int = BATCH_MAX_BYTES,
+) -> list[list[Key]]:
+    """Bound rows grouped by partition (first-seen order), each group cut to at most
+    ``max_rows`` rows and about ``max_bytes``; a group of one is written as a plain insert."""
+    by_partition: dict[Hashable, list[list[Key]]] = {}
+    for row in params:
+        chunks = by_partition.setdefault(partition_of(row), [[]])
+        last = chunks[-1]
+        if last and (len(last) >= max_rows or sum(map(_size, last)) + _size(row) > max_bytes):
+            last = []
+            chunks.append(last)
+        last.append(row)
+    return [chunk for chunks in by_partition.values() for chunk in chunks]
+
+
+def status_partition(params: Key) -> Hashable:
+    return params[0]  # notification_id
+
+
+def user_partition(params: Key) -> Hashable:
+    return params[:2]  # (user_id, day)

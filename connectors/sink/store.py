@@ -1,0 +1,99 @@
+"""Writing history rows to Cassandra: prepared inserts, many in flight at once, and the
+writes that did not succeed kept aside to be retried (inserts are idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
+
+from connectors.sink.rows import (
+    STATUS_COLUMNS,
+    USER_COLUMNS,
+    Key,
+    StatusRow,
+    partition_groups,
+    status_params,
+    status_partition,
+    user_params,
+    user_partition,
+)
+from herald.cassandra import CASSANDRA_ERRORS
+from herald.errors import HeraldError
+
+STATUS_TABLE = "notification_status"
+USER_TABLE = "user_notifications"
+
+Write = tuple[PreparedStatement | BatchStatement, Key]
+
+
+class SinkUnavailable(HeraldError):
+    """Cassandra did not take every write; ``remaining`` are the ones to try again."""
+
+    def __init__(self, remaining: list[Write], cause: BaseException) -> None:
+        super().__init__(f"{len(remaining)} write(s) failed: {type(cause).__name__}: {cause}")
+        self.remaining = remaining
+
+
+def insert_cql(keyspace: str, table: str, columns: Sequence[str]) -> str:
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {keyspace}.{table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+
+
+class StatusStore:
+    """Both history tables of one keyspace (already migrated)."""
+
+    def __init__(self, session: Session, keyspace: str, concurrency: int) -> None:
+        self._session = session
+        self._concurrency = concurrency
+        try:
+            self._status = session.prepare(insert_cql(keyspace, STATUS_TABLE, STATUS_COLUMNS))
+            self._user = session.prepare(insert_cql(keyspace, USER_TABLE, USER_COLUMNS))
+        except CASSANDRA_ERRORS as exc:
+            raise HeraldError(
+                f"preparing the sink's inserts on {keyspace}: {exc} "
+                "(has `herald db migrate` run on this keyspace?)"
+            ) from exc
+
+    def writes(self, rows: Sequence[StatusRow]) -> list[Write]:
+        """Two inserts per row, its notification's timeline and its user's day; the rows of
+        one partition go together in an unlogged batch (one request instead of several)."""
+        return [
+            *self._grouped(self._status, [status_params(r) for r in rows], status_partition),
+            *self._grouped(self._user, [user_params(r) for r in rows], user_partition),
+        ]
+
+    @staticmethod
+    def _grouped(
+        insert: PreparedStatement, params: list[Key], partition_of: Callable[[Key], Hashable]
+    ) -> list[Write]:
+        result: list[Write] = []
+        for group in partition_groups(params, partition_of):
+            if len(group) == 1:
+                result.append((insert, group[0]))
+                continue
+            batch = BatchStatement(BatchType.UNLOGGED)
+            for bound in group:
+                batch.add(insert, bound)
+            result.append((batch, ()))
+        return result
+
+    def write(self, writes: list[Write]) -> None:
+        """Execute every write, ``concurrency`` in flight; raise ``SinkUnavailable`` with the
+        ones that failed (the others are done)."""
+        if not writes:
+            return
+        outcomes = execute_concurrent(
+            self._session, writes, concurrency=self._concurrency, raise_on_first_error=False
+        )
+        failed: list[Write] = []
+        cause: Any = None
+        for write, (ok, result) in zip(writes, outcomes, strict=True):
+            if not ok:
+                failed.append(write)
+                cause = result
+        if failed:
+            raise SinkUnavailable(failed, cause)

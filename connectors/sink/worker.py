@@ -1,0 +1,212 @@
+"""`herald worker sink`: ``{prefix}status`` into Cassandra, at least once, in bounded memory.
+
+One batch at a time: poll up to ``sink.batch_size`` records, decode them (the undecodable go
+to the dead-letter topic), write two rows per status with ``sink.concurrency`` writes in
+flight, and commit the batch's offsets only once every row is written. While Cassandra (or
+the registry, or the broker for dead letters) fails, the same batch is retried with capped
+backoff and nothing more is polled; a redelivered record rewrites the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+
+from connectors.sink.rows import StatusRow, to_row
+from connectors.sink.store import SinkUnavailable, StatusStore, Write
+from herald import deadletter
+from herald.codec import RegistryError
+from herald.contracts import TopicCodec
+from herald.errors import CodecError, HeraldError
+from herald.models import DeliveryStatus
+from herald.settings import HeraldSettings, SinkSettings
+from herald.topics import TopicNames
+from herald.workers import READY_MARK
+
+log = logging.getLogger("herald.sink")
+T = TypeVar("T")
+
+
+class Stopped(HeraldError):
+    """The worker was asked to stop while a batch was still being retried."""
+
+
+class DeadLetterUnconfirmed(HeraldError):
+    """The broker did not confirm every dead letter yet."""
+
+
+# Failures that are not the batch's fault: wait and try the same batch again.
+TRANSIENT = (SinkUnavailable, RegistryError, DeadLetterUnconfirmed)
+
+
+def backoff_s(attempt: int, cap_s: float, base_s: float = 0.5) -> float:
+    """Seconds before retry ``attempt`` (0-based): doubling from ``base_s``, capped."""
+    return float(min(cap_s, base_s * 2 ** min(attempt, 30)))
+
+
+def next_offsets(positions: Iterable[tuple[str, int, int]]) -> list[TopicPartition]:
+    """What to commit after records at (topic, partition, offset): per partition, one past
+    the highest offset."""
+    highest: dict[tuple[str, int], int] = {}
+    for topic, partition, offset in positions:
+        highest[(topic, partition)] = max(highest.get((topic, partition), -1), offset)
+    return [TopicPartition(t, p, offset + 1) for (t, p), offset in sorted(highest.items())]
+
+
+def position(message: Message) -> tuple[str, int, int]:
+    return message.topic() or "", message.partition() or 0, message.offset() or 0
+
+
+def consumer_config(settings: HeraldSettings) -> dict[str, object]:
+    return settings.kafka.client_config(
+        **{
+            "group.id": f"{settings.kafka.topic_prefix}status-sink",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            # A batch retried while Cassandra is down does not poll; past this the group
+            # moves its partitions, and the uncommitted records are simply written again.
+            "max.poll.interval.ms": 600_000,
+        }
+    )
+
+
+@dataclass
+class Decoded:
+    rows: list[StatusRow] = field(default_factory=list)
+    dead: list[tuple[Message, str]] = field(default_factory=list)
+
+
+class SinkWorker:
+    def __init__(
+        self,
+        settings: SinkSettings,
+        names: TopicNames,
+        consumer: Consumer,
+        producer: Producer,
+        codec: TopicCodec[DeliveryStatus],
+        store: StatusStore,
+        stop: threading.Event,
+    ) -> None:
+        self.settings = settings
+        self.names = names
+        self.consumer = consumer
+        self.producer = producer
+        self.codec = codec
+        self.store = store
+        self.stop = stop
+        self.written = 0  # status events written (each is two rows)
+        self._ready = False
+
+    def run(self) -> None:
+        """Until ``stop`` is set; the batch in hand is finished (or dropped uncommitted)."""
+        self.consumer.subscribe([self.names.status], on_assign=self._on_assign)
+        try:
+            while not self.stop.is_set():
+                self.step()
+        except Stopped:
+            log.warning("stopped while retrying a batch; it was not committed")
+        finally:
+            self.producer.flush(10)
+            self.consumer.close()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if not self._ready:
+            self._ready = True
+            print(READY_MARK, flush=True)
+
+    def step(self) -> int:
+        """One batch: poll, decode, write, dead-letter, commit. Returns records handled."""
+        messages = self.consumer.consume(self.settings.batch_size, 0.5)
+        records = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                records.append(message)
+            else:
+                log.warning("consuming %s: %s", self.names.status, error.str())
+        if not records:
+            return 0
+        decoded = self._retrying("decoding statuses", lambda: self.decode(records))
+        writes = self.store.writes(decoded.rows)
+        self._retrying("writing statuses to Cassandra", lambda: self._write(writes))
+        if decoded.dead:
+            self._dead_letter(decoded.dead)
+        self._commit(next_offsets(position(m) for m in records))
+        self.written += len(decoded.rows)
+        return len(records)
+
+    def decode(self, records: Sequence[Message]) -> Decoded:
+        decoded = Decoded()
+        tz = self.settings.day_bucket_tz
+        for message in records:
+            try:
+                decoded.rows.append(to_row(self.codec.decode(message.value()), tz))
+            except CodecError as exc:
+                decoded.dead.append((message, str(exc)))
+        return decoded
+
+    def _write(self, writes: list[Write]) -> None:
+        try:
+            self.store.write(writes)
+        except SinkUnavailable as exc:
+            writes[:] = exc.remaining  # only the failed ones are tried again
+            raise
+
+    def _dead_letter(self, dead: list[tuple[Message, str]]) -> None:
+        now = datetime.now(UTC)
+        for message, reason in dead:
+            log.warning(
+                "dead letter: %s[%s]@%s: %s",
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                reason,
+            )
+            headers: list[tuple[str, str | bytes | None]] = [
+                *deadletter.headers(reason, *position(message), now)
+            ]
+            self.producer.produce(
+                self.names.dead_letter, key=message.key(), value=message.value(), headers=headers
+            )
+        self._retrying("confirming dead letters", self._flush)
+
+    def _flush(self) -> None:
+        if self.producer.flush(10) > 0:
+            raise DeadLetterUnconfirmed("the broker has not confirmed every dead letter")
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # The group moved on (a rebalance): whoever owns the partitions now reads these
+            # records again and rewrites the same rows.
+            log.warning("commit failed, the batch will be written again: %s", exc)
+
+    def _retrying(self, what: str, action: Callable[[], T]) -> T:
+        attempt, since = 0, time.monotonic()
+        while True:
+            try:
+                result = action()
+            except TRANSIENT as exc:
+                delay = backoff_s(attempt, self.settings.retry_backoff_max_s)
+                log.warning(
+                    "%s failed for %.0fs (%s); retrying the same batch in %.1fs, polling nothing",
+                    what,
+                    time.monotonic() - since,
+                    exc,
+                    delay,
+                )
+                if self.stop.wait(delay):
+                    raise Stopped(what) from exc
+                attempt += 1
+                continue
+            if attempt:
+                log.warning("%s succeeded after %.0fs of failures", what, time.monotonic() - since)
+            return result
