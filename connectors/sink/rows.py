@@ -11,6 +11,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cassandra.query import UNSET_VALUE
@@ -167,38 +168,35 @@ USER_COLUMNS = (
 )
 
 
-# An unlogged batch only for rows of one partition (one request, one mutation on the node),
-# kept small: Cassandra warns about batches over 5 KiB.
+# Unlogged batches group rows whose partitions live on the same replicas (one request, no
+# forwarding by the coordinator), kept small: Cassandra warns about batches over 5 KiB.
 BATCH_MAX_ROWS = 32
 BATCH_MAX_BYTES = 4 * 1024
 
+T = TypeVar("T")
 
-def _size(params: Key) -> int:
+
+def params_size(params: Key) -> int:
     return sum(len(v) if isinstance(v, str) else 8 for v in params)
 
 
-def partition_groups(
-    params: Sequence[Key],
-    partition_of: Callable[[Key], Hashable],
+def batch_groups(
+    items: Sequence[T],
+    group_of: Callable[[T], Hashable],
+    size_of: Callable[[T], int],
     max_rows: int = BATCH_MAX_ROWS,
     max_bytes: int = BATCH_MAX_BYTES,
-) -> list[list[Key]]:
-    """Bound rows grouped by partition (first-seen order), each group cut to at most
-    ``max_rows`` rows and about ``max_bytes``; a group of one is written as a plain insert."""
-    by_partition: dict[Hashable, list[list[Key]]] = {}
-    for row in params:
-        chunks = by_partition.setdefault(partition_of(row), [[]])
-        last = chunks[-1]
-        if last and (len(last) >= max_rows or sum(map(_size, last)) + _size(row) > max_bytes):
-            last = []
-            chunks.append(last)
-        last.append(row)
-    return [chunk for chunks in by_partition.values() for chunk in chunks]
-
-
-def status_partition(params: Key) -> Hashable:
-    return params[0]  # notification_id
-
-
-def user_partition(params: Key) -> Hashable:
-    return params[:2]  # (user_id, day)
+) -> list[list[T]]:
+    """Items grouped by ``group_of`` (first-seen order), each group cut to at most
+    ``max_rows`` items and about ``max_bytes``; a group of one is written as a plain insert."""
+    by_group: dict[Hashable, list[tuple[list[T], list[int]]]] = {}
+    for item in items:
+        chunks = by_group.setdefault(group_of(item), [([], [0])])
+        last, size = chunks[-1]
+        item_size = size_of(item)
+        if last and (len(last) >= max_rows or size[0] + item_size > max_bytes):
+            last, size = [], [0]
+            chunks.append((last, size))
+        last.append(item)
+        size[0] += item_size
+    return [chunk for chunks in by_group.values() for chunk, _ in chunks]

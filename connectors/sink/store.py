@@ -3,23 +3,22 @@ writes that did not succeed kept aside to be retried (inserts are idempotent).""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
-from cassandra.query import BatchStatement, BatchType, PreparedStatement
+from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
 from connectors.sink.rows import (
     STATUS_COLUMNS,
     USER_COLUMNS,
     Key,
     StatusRow,
-    partition_groups,
+    batch_groups,
+    params_size,
     status_params,
-    status_partition,
     user_params,
-    user_partition,
 )
 from herald.cassandra import CASSANDRA_ERRORS
 from herald.errors import HeraldError
@@ -27,7 +26,7 @@ from herald.errors import HeraldError
 STATUS_TABLE = "notification_status"
 USER_TABLE = "user_notifications"
 
-Write = tuple[PreparedStatement | BatchStatement, Key]
+Write = tuple[BoundStatement | BatchStatement, tuple[()]]
 
 
 class SinkUnavailable(HeraldError):
@@ -48,6 +47,8 @@ class StatusStore:
 
     def __init__(self, session: Session, keyspace: str, concurrency: int) -> None:
         self._session = session
+        self._metadata = session.cluster.metadata
+        self._keyspace = keyspace
         self._concurrency = concurrency
         try:
             self._status = session.prepare(insert_cql(keyspace, STATUS_TABLE, STATUS_COLUMNS))
@@ -59,27 +60,31 @@ class StatusStore:
             ) from exc
 
     def writes(self, rows: Sequence[StatusRow]) -> list[Write]:
-        """Two inserts per row, its notification's timeline and its user's day; the rows of
-        one partition go together in an unlogged batch (one request instead of several)."""
+        """Two inserts per row, its notification's timeline and its user's day. Rows whose
+        partitions live on the same replicas go together in small unlogged batches: one
+        request instead of many, and no coordinator forwarding (each driver request costs far
+        more client CPU than a row in a batch)."""
         return [
-            *self._grouped(self._status, [status_params(r) for r in rows], status_partition),
-            *self._grouped(self._user, [user_params(r) for r in rows], user_partition),
+            *self._grouped(self._status, [status_params(r) for r in rows]),
+            *self._grouped(self._user, [user_params(r) for r in rows]),
         ]
 
-    @staticmethod
-    def _grouped(
-        insert: PreparedStatement, params: list[Key], partition_of: Callable[[Key], Hashable]
-    ) -> list[Write]:
+    def _grouped(self, insert: PreparedStatement, params: list[Key]) -> list[Write]:
+        sized = [(insert.bind(p), params_size(p)) for p in params]
         result: list[Write] = []
-        for group in partition_groups(params, partition_of):
+        for group in batch_groups(sized, self._replicas, lambda item: item[1]):
             if len(group) == 1:
-                result.append((insert, group[0]))
+                result.append((group[0][0], ()))
                 continue
             batch = BatchStatement(BatchType.UNLOGGED)
-            for bound in group:
-                batch.add(insert, bound)
+            for statement, _ in group:
+                batch.add(statement)
             result.append((batch, ()))
         return result
+
+    def _replicas(self, item: tuple[BoundStatement, int]) -> Hashable:
+        hosts = self._metadata.get_replicas(self._keyspace, item[0].routing_key)
+        return tuple(sorted(str(host.endpoint) for host in hosts))
 
     def write(self, writes: list[Write]) -> None:
         """Execute every write, ``concurrency`` in flight; raise ``SinkUnavailable`` with the

@@ -9,15 +9,14 @@ import pytest
 from connectors.sink.rows import (
     NO_CHANNEL,
     UNSET,
+    batch_groups,
     day_bucket,
-    partition_groups,
+    params_size,
     status_key,
     status_params,
-    status_partition,
     to_row,
     user_key,
     user_params,
-    user_partition,
 )
 from herald.errors import ConfigurationError
 from herald.models import Channel, DeliveryStatus, State
@@ -107,20 +106,24 @@ def test_absent_values_are_left_unset_not_null() -> None:
     assert None not in params
 
 
-def test_rows_of_one_partition_are_grouped_in_first_seen_order() -> None:
+def _first(params: tuple[object, ...]) -> object:
+    return params[0]
+
+
+def test_rows_are_grouped_by_key_in_first_seen_order() -> None:
     rows = [
         to_row(status(notification_id=n, user_id=u, attempt=a))
         for n, u, a in [("a", "x", 0), ("b", "x", 0), ("a", "x", 1), ("c", "y", 0)]
     ]
-    by_note = partition_groups([status_params(r) for r in rows], status_partition)
+    by_note = batch_groups([status_params(r) for r in rows], _first, params_size)
     assert [[p[0] for p in g] for g in by_note] == [["a", "a"], ["b"], ["c"]]
-    by_user = partition_groups([user_params(r) for r in rows], user_partition)
+    by_user = batch_groups([user_params(r) for r in rows], _first, params_size)
     assert [[p[0] for p in g] for g in by_user] == [["x", "x", "x"], ["y"]]
 
 
 def test_groups_are_cut_by_rows_and_bytes() -> None:
     rows = [status_params(to_row(status(attempt=a))) for a in range(7)]
-    assert [len(g) for g in partition_groups(rows, status_partition, max_rows=3)] == [3, 3, 1]
+    assert [len(g) for g in batch_groups(rows, _first, params_size, max_rows=3)] == [3, 3, 1]
     big = [status_params(to_row(status(attempt=a, detail="d" * 1500))) for a in range(5)]
-    sizes = [len(g) for g in partition_groups(big, status_partition, max_bytes=4096)]
+    sizes = [len(g) for g in batch_groups(big, _first, params_size, max_bytes=4096)]
     assert sizes == [2, 2, 1]
