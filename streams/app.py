@@ -24,9 +24,9 @@ from herald.contracts import (
     TopicCodec,
     register_all,
 )
+from herald.deferred import DeferredStore
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, TopicSpec
-from streams.deferred import DeferredStore
 from streams.handlers import INFRASTRUCTURE, Clock, Codecs, Handlers, utc_now
 from streams.outbox import Outbox, raw_topic
 from streams.templates import TemplateStore

@@ -17,6 +17,7 @@ from confluent_kafka import KafkaException
 
 from herald.codec import RegistryError
 from herald.contracts import TopicCodec
+from herald.deferred import DeferredStore
 from herald.errors import CodecError
 from herald.models import (
     Channel,
@@ -32,7 +33,6 @@ from herald.settings import PipelineSettings
 from herald.validation import ValidationError, validate
 from streams import state as user_state
 from streams.decision import Defer, Expire, Outcome, Policy, Send, Suppress, decide
-from streams.deferred import DeferredStore
 from streams.outbox import Outbox
 from streams.templates import TemplateError, TemplateStore
 
