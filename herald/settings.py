@@ -193,6 +193,8 @@ class AwsSettings(_Frozen):
     sms_limits: ProviderLimits = Field(default_factory=ProviderLimits)
     email_limits: ProviderLimits = Field(default_factory=ProviderLimits)
     ses_from: str = "notifications@herald.example"
+    # SNS SMS type: Promotional for these categories and low priority, else Transactional.
+    sms_promotional_categories: frozenset[str] = frozenset({"marketing"})
 
 
 class TwilioSettings(_Frozen):

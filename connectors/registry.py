@@ -1,0 +1,170 @@
+"""The explicit registry: provider name -> how to build its sender from settings.
+
+``build_senders(settings, channel)`` creates the configured senders of a channel, each owning
+the client it was built with (an httpx client, a boto3 client and its thread pool, SMTP
+connections); ``close_senders`` (or each sender's ``aclose``) releases them.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import aiosmtplib
+import boto3
+import httpx
+
+from connectors.aws import client_config, client_kwargs
+from connectors.base import Sender
+from connectors.email.mime import EmailPolicy
+from connectors.email.ses import SesSender
+from connectors.email.smtp import SmtpSender
+from connectors.push.apns import ApnsSender
+from connectors.push.fcm import FcmSender
+from connectors.sms.sns import SnsSender
+from connectors.sms.twilio import TwilioSender
+from herald.errors import ConfigurationError
+from herald.models import Channel, Platform
+from herald.settings import DeliverySettings, HeraldSettings, ProviderLimits, SmtpSettings
+
+PUSH_PROVIDERS: Mapping[Platform, str] = {
+    Platform.IOS: "apns",
+    Platform.ANDROID: "fcm",
+    Platform.WEB: "fcm",
+}
+
+
+def push_provider_for(platform: Platform | str) -> str:
+    """Push goes by the device: APNs for iOS, FCM for Android and the web."""
+    try:
+        return PUSH_PROVIDERS[Platform(platform)]
+    except ValueError as exc:
+        raise ConfigurationError(f"no push provider for platform {platform!r}") from exc
+
+
+def channel_providers(settings: DeliverySettings, channel: Channel) -> tuple[str, ...]:
+    """The providers a channel uses; for SMS and email the primary first."""
+    if channel is Channel.PUSH:
+        return tuple(dict.fromkeys(PUSH_PROVIDERS.values()))
+    return settings.sms_providers if channel is Channel.SMS else settings.email_providers
+
+
+def provider_limits(settings: DeliverySettings, name: str) -> ProviderLimits:
+    by_name = {
+        "fcm": settings.fcm.limits,
+        "apns": settings.apns.limits,
+        "sns": settings.aws.sms_limits,
+        "twilio": settings.twilio.limits,
+        "smtp": settings.smtp.limits,
+        "ses": settings.aws.email_limits,
+    }
+    if name not in by_name:
+        raise ConfigurationError(f"unknown provider {name!r}")
+    return by_name[name]
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Verifying TLS: against ``ca_file`` when set (the sandbox's certificate), else the system
+    store."""
+    try:
+        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"CA file {ca_file}: {type(exc).__name__}") from exc
+
+
+def _http(
+    limits: ProviderLimits, pool: int, http2: bool = False, verify: ssl.SSLContext | bool = True
+) -> httpx.AsyncClient:
+    # httpx logs each request's URL at INFO; an APNs URL holds the device token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(limits.timeout_s),
+        limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        http2=http2,
+        verify=verify,
+    )
+
+
+def _fcm(s: HeraldSettings) -> Sender:
+    fcm = s.delivery.fcm
+    return FcmSender(_http(fcm.limits, s.delivery.in_flight), fcm)
+
+
+def _apns(s: HeraldSettings) -> Sender:
+    apns = s.delivery.apns
+    client = _http(apns.limits, s.delivery.in_flight, http2=True, verify=tls_context(apns.ca_file))
+    return ApnsSender(client, apns)
+
+
+def _twilio(s: HeraldSettings) -> Sender:
+    twilio = s.delivery.twilio
+    return TwilioSender(_http(twilio.limits, s.delivery.in_flight), twilio)
+
+
+def _sns(s: HeraldSettings) -> Sender:
+    aws, pool = s.delivery.aws, s.delivery.in_flight
+    config = client_config(aws.sms_limits, pool)
+    return SnsSender(boto3.client("sns", config=config, **client_kwargs(aws)), aws, pool)
+
+
+def _ses(s: HeraldSettings) -> Sender:
+    aws, pool = s.delivery.aws, s.delivery.in_flight
+    config = client_config(aws.email_limits, pool)
+    client = boto3.client("ses", config=config, **client_kwargs(aws))
+    return SesSender(client, EmailPolicy.from_settings(s, aws.ses_from), pool)
+
+
+def smtp_connector(settings: SmtpSettings) -> Callable[[], aiosmtplib.SMTP]:
+    tls = tls_context(settings.ca_file)
+    password = settings.password.get_secret_value() if settings.password else None
+
+    def connect() -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=settings.host,
+            port=settings.port,
+            start_tls=settings.starttls,
+            tls_context=tls,
+            username=settings.username,
+            password=password if settings.username else None,
+            timeout=settings.limits.timeout_s,
+        )
+
+    return connect
+
+
+def _smtp(s: HeraldSettings) -> Sender:
+    smtp = s.delivery.smtp
+    policy = EmailPolicy.from_settings(s, smtp.from_address)
+    return SmtpSender(smtp_connector(smtp), policy, idle_connections=s.delivery.in_flight)
+
+
+BUILDERS: Mapping[str, tuple[Channel, Callable[[HeraldSettings], Sender]]] = {
+    "fcm": (Channel.PUSH, _fcm),
+    "apns": (Channel.PUSH, _apns),
+    "sns": (Channel.SMS, _sns),
+    "twilio": (Channel.SMS, _twilio),
+    "smtp": (Channel.EMAIL, _smtp),
+    "ses": (Channel.EMAIL, _ses),
+}
+
+
+def build_sender(settings: HeraldSettings, name: str) -> Sender:
+    if name not in BUILDERS:
+        raise ConfigurationError(f"unknown provider {name!r} (known: {', '.join(BUILDERS)})")
+    return BUILDERS[name][1](settings)
+
+
+def build_senders(settings: HeraldSettings, channel: Channel) -> dict[str, Sender]:
+    """Every configured sender of the channel, by provider name (names checked first)."""
+    names = channel_providers(settings.delivery, channel)
+    for name in names:
+        if name in BUILDERS and BUILDERS[name][0] is not channel:
+            raise ConfigurationError(f"provider {name!r} does not deliver {channel}")
+    return {name: build_sender(settings, name) for name in names}
+
+
+async def close_senders(senders: Mapping[str, Sender]) -> None:
+    for sender in senders.values():
+        await sender.aclose()

@@ -1,0 +1,66 @@
+"""SMS through an API in Twilio's REST shape (``Messages.json``, basic auth, form body).
+
+The ``Idempotency-Key`` header makes a resend after an unknown outcome safe: the provider
+answers the same key with the original message instead of sending it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from connectors.base import DeliveryError, PermanentDeliveryError, Receipt
+from connectors.http import by_status, json_body, request
+from herald.models import Channel, ChannelMessage
+from herald.settings import TwilioSettings
+
+NAME = "twilio"
+# 21211: invalid 'To' number; 21614: 'To' is not a mobile number.
+ADDRESS_DEAD = frozenset({21211, 21614})
+OPTED_OUT = 21610  # the recipient replied STOP: refused, but the number itself is fine
+
+
+def classify(
+    status: int, headers: Mapping[str, str], body: Mapping[str, Any], now: datetime
+) -> DeliveryError:
+    code = body.get("code")
+    label = str(code if code is not None else status)
+    if status == 400 and code in ADDRESS_DEAD:
+        return PermanentDeliveryError(NAME, label, "invalid or non-mobile number", True)
+    if status == 400 and code == OPTED_OUT:
+        return PermanentDeliveryError(NAME, label, "recipient unsubscribed")
+    return by_status(NAME, status, label, headers, now)
+
+
+class TwilioSender:
+    name: ClassVar[str] = NAME
+    channel: ClassVar[Channel] = Channel.SMS
+    accepts_idempotency_key: ClassVar[bool] = True
+
+    def __init__(self, client: httpx.AsyncClient, settings: TwilioSettings) -> None:
+        self._client = client
+        self._url = f"{settings.endpoint}/2010-04-01/Accounts/{settings.account_sid}/Messages.json"
+        self._auth = httpx.BasicAuth(settings.account_sid, settings.auth_token.get_secret_value())
+        self._from = settings.from_number
+
+    async def send(self, message: ChannelMessage, idempotency_key: str) -> Receipt:
+        form = {"To": message.address, "From": self._from, "Body": message.body}
+        response = await request(
+            self._client,
+            NAME,
+            "POST",
+            self._url,
+            data=form,
+            auth=self._auth,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        body = json_body(response.content)
+        if response.status_code in (200, 201):
+            return Receipt(NAME, body.get("sid"))
+        raise classify(response.status_code, response.headers, body, datetime.now(UTC))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
