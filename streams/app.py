@@ -25,9 +25,10 @@ from herald.contracts import (
     register_all,
 )
 from herald.deferred import DeferredStore
+from herald.outages import INFRASTRUCTURE
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, TopicSpec
-from streams.handlers import INFRASTRUCTURE, Clock, Codecs, Handlers, utc_now
+from streams.handlers import Clock, Codecs, Handlers, utc_now
 from streams.outbox import Outbox, raw_topic
 from streams.templates import TemplateStore
 

@@ -6,19 +6,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import redis.asyncio as redis
-from confluent_kafka import KafkaException
-
-from herald.codec import RegistryError
 from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
-from herald.errors import CodecError
+from herald.errors import CodecError, where
 from herald.models import (
     Channel,
     ChannelMessage,
@@ -29,6 +23,7 @@ from herald.models import (
     UserNotification,
     UserPreferences,
 )
+from herald.outages import INFRASTRUCTURE
 from herald.settings import PipelineSettings
 from herald.validation import ValidationError, validate
 from streams import state as user_state
@@ -40,21 +35,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Fatal = Callable[[BaseException], Awaitable[None]]
 
-# Errors of the world around the worker, not of the event: retried, then fatal.
-INFRASTRUCTURE: tuple[type[BaseException], ...] = (
-    redis.RedisError,
-    RegistryError,
-    KafkaException,
-    OSError,
-    asyncio.TimeoutError,
-)
 RETRY_DELAYS_S = (0.5, 2.0, 5.0)
-
-
-def where(error: BaseException) -> str:
-    """file:line where ``error`` was raised."""
-    frames = traceback.extract_tb(error.__traceback__)
-    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
 
 
 async def _no_fatal(error: BaseException) -> None:
