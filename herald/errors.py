@@ -25,3 +25,7 @@ def where(error: BaseException) -> str:
     record's addresses)."""
     frames = traceback.extract_tb(error.__traceback__)
     return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
+class SandboxError(HeraldError):
+    """The provider sandboxes could not start, or their control API refused a request."""

@@ -244,6 +244,8 @@ class DeliverySettings(_Frozen):
     )
     unsubscribe_mailto: str | None = "unsubscribe@herald.example"
     sandbox_dir: Path = Field(default_factory=_sandbox_dir)
+    # The provider sandboxes' control API (`herald sandbox run`): what arrived, faults to inject.
+    sandbox_control: str = "http://127.0.0.1:8475"
 
 
 class SinkSettings(_Frozen):

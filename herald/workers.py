@@ -31,6 +31,8 @@ def worker_env(settings: HeraldSettings, worker_dir: Path, **extra: str) -> dict
 class WorkerProcess:
     """``herald worker KIND [ARGS]`` in a child process with extra environment (settings)."""
 
+    ready_mark = READY_MARK  # the log line that says it is ready
+
     def __init__(
         self,
         kind: str,
@@ -72,7 +74,7 @@ class WorkerProcess:
                     f"worker {self.kind} exited with {self.process.returncode}:\n"
                     + self._log_since(offset)[-3000:]
                 )
-            if READY_MARK in self._log_since(offset):
+            if self.ready_mark in self._log_since(offset):
                 return
             time.sleep(0.25)
         self.stop()

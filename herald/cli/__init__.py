@@ -9,6 +9,7 @@ import typer
 
 from herald.cli.common import fail, settings
 from herald.cli.pipeline import bench_app, dlq_app, publish, schemas_app, topics_app, worker_app
+from herald.cli.sandbox import sandbox_app
 from herald.cli.sender import worker_sender
 from herald.cli.stack import stack_app
 from herald.errors import HeraldError
@@ -21,6 +22,7 @@ app.add_typer(dlq_app, name="dlq")
 worker_app.command("sender")(worker_sender)
 app.add_typer(worker_app, name="worker")
 app.add_typer(bench_app, name="bench")
+app.add_typer(sandbox_app, name="sandbox")
 app.command("publish")(publish)
 
 

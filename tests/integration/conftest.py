@@ -11,6 +11,8 @@ from cassandra.cluster import Session
 from confluent_kafka.admin import AdminClient
 
 from herald.cassandra import cassandra_cluster
+from herald.sandboxes import SandboxControl, on_free_ports, sandbox_env
+from herald.sandboxes.process import SandboxProcess
 from herald.settings import HeraldSettings
 from herald.topics import TopicSpec, ensure_topics
 from tests.integration import services
@@ -74,3 +76,22 @@ def keyspace(cql: Session) -> Iterator[str]:
     )
     yield name
     cql.execute(f"DROP KEYSPACE IF EXISTS {name}")
+
+
+@pytest.fixture(scope="session")
+def sandbox(
+    settings: HeraldSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[HeraldSettings, SandboxControl]]:
+    """A private `herald sandbox run` for the session, on free ports with credentials in a
+    temporary directory: yields (settings whose delivery points every provider at it, its
+    control client). Records accumulate over the session: call ``control.reset()`` first or
+    look only at your own notification ids. Child processes (senders) get the same endpoints
+    and credential files through ``sandbox_env(settings.delivery)``."""
+    home = tmp_path_factory.mktemp("sandbox")
+    delivery = on_free_ports(settings.delivery, home / "credentials")
+    ours = settings.model_copy(update={"delivery": delivery})
+    with (
+        SandboxProcess(sandbox_env(delivery), home / "sandbox.log"),
+        SandboxControl(delivery) as control,
+    ):
+        yield ours, control
