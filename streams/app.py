@@ -2,6 +2,7 @@
 
 requests --fan_out--> per-user --decide--> channel.push/sms/email  (+ status for each step)
 user-preferences / user-contacts --> tables co-partitioned with per-user (by user_id)
+address-invalidations --> the dead address out of user-contacts (table and topic)
 deferred (Redis) --timer--> per-user
 """
 
@@ -18,6 +19,7 @@ from faust.exceptions import PartitionsMismatch
 from herald.codec import AvroCodec
 from herald.contracts import (
     CONTACTS,
+    INVALIDATION,
     PREFERENCES,
     REQUEST,
     USER_NOTIFICATION,
@@ -94,6 +96,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
             per_user=TopicCodec(codec, names.per_user, USER_NOTIFICATION),
             preferences=TopicCodec(codec, names.user_preferences, PREFERENCES),
             contacts=TopicCodec(codec, names.user_contacts, CONTACTS),
+            invalidations=TopicCodec(codec, names.address_invalidations, INVALIDATION),
         ),
         Outbox(app, codec, names),
         TemplateStore(
@@ -131,6 +134,11 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
             await handlers.guarded(
                 event, partial(handlers.profile, event, contacts, handlers.codecs.contacts)
             )
+
+    @app.agent(raw_topic(app, names.address_invalidations))
+    async def drop_dead_addresses(stream: Any) -> None:
+        async for event in stream.events():
+            await handlers.guarded(event, partial(handlers.invalidate, event, contacts))
 
     @app.agent(raw_topic(app, names.per_user))
     async def decide(stream: Any) -> None:

@@ -14,6 +14,7 @@ from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
 from herald.errors import CodecError, where
 from herald.models import (
+    AddressInvalidated,
     Channel,
     ChannelMessage,
     NotificationRequest,
@@ -28,6 +29,7 @@ from herald.settings import PipelineSettings
 from herald.validation import ValidationError, validate
 from streams import state as user_state
 from streams.decision import Defer, Expire, Outcome, Policy, Send, Suppress, decide
+from streams.invalidation import without_address
 from streams.outbox import Outbox
 from streams.templates import TemplateError, TemplateStore
 
@@ -52,6 +54,7 @@ class Codecs:
     per_user: TopicCodec[UserNotification]
     preferences: TopicCodec[UserPreferences]
     contacts: TopicCodec[UserContacts]
+    invalidations: TopicCodec[AddressInvalidated]
 
 
 class Handlers:
@@ -155,6 +158,23 @@ class Handlers:
             )
             return
         table[key] = event.value
+
+    # -- dead addresses --------------------------------------------------------------------
+    async def invalidate(self, event: Any, contacts: MutableMapping[str, bytes]) -> None:
+        """Drop an address a provider refused for good from the user's contacts, and publish
+        the updated contacts (the table is written at once, so a second invalidation for the
+        same user right behind it starts from this one's result)."""
+        try:
+            dead = self.codecs.invalidations.decode(event.value)
+        except CodecError as error:
+            await self.outbox.dead_letter(event, f"CodecError: {error}", self.clock())
+            return
+        current = self._profile(contacts, dead.user_id, self.codecs.contacts)
+        if current is None:
+            return
+        updated = without_address(current, dead.channel, dead.address)
+        if updated is not current:
+            contacts[dead.user_id] = await self.outbox.contacts(updated)
 
     # -- per-user decision -----------------------------------------------------------------
     async def decide(
