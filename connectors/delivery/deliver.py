@@ -57,9 +57,10 @@ def device(message: ChannelMessage) -> str:
 
 
 def idempotency_key(message: ChannelMessage) -> str:
-    """The same for every attempt of one delivery, so a provider can deduplicate resends."""
-    parts = [message.notification_id, message.channel.value, device(message)]
-    return ":".join(p for p in parts if p)
+    """The same for every attempt of one delivery, so a provider can deduplicate resends: the
+    notification id (which the provider then shows), plus the device for push."""
+    suffix = device(message)
+    return f"{message.notification_id}:{suffix}" if suffix else message.notification_id
 
 
 @dataclass(frozen=True)

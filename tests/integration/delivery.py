@@ -4,17 +4,18 @@ publish channel messages and wait for their outcomes."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, TopicCodec
+from herald.deadletter import DeadLetter, read_all
 from herald.models import Channel, ChannelMessage, DeliveryStatus, Platform, Priority, State
 from herald.publisher import producer_config
 from herald.sandboxes.config import sandbox_env
@@ -165,4 +166,13 @@ def _delete_keys(settings: HeraldSettings, names: TopicNames) -> None:
     client.close()
 
 
-Waiter = Callable[[list[DeliveryStatus]], bool]
+def dead_letters(delivery: Delivery) -> list[DeadLetter]:
+    consumer = Consumer(
+        delivery.settings.kafka.client_config(
+            **{"group.id": f"test-dlq-{uuid.uuid4().hex}", "enable.partition.eof": True}
+        )
+    )
+    try:
+        return list(read_all(consumer, delivery.names.dead_letter))
+    finally:
+        consumer.close()
