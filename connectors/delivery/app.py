@@ -26,6 +26,8 @@ from herald.publisher import producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 
+REDIS_CONNECTIONS = 32
+
 
 async def run_sender(
     settings: HeraldSettings,
@@ -57,7 +59,12 @@ async def _assemble(
     on_ready: Callable[[], None],
 ) -> SenderWorker:
     delivery = settings.delivery
-    client = redis.Redis.from_url(settings.redis.url.get_secret_value())
+    # A round runs up to batch_size messages at once, each a few short Redis calls: they
+    # queue for a bounded pool instead of failing once it is exhausted.
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis.url.get_secret_value(), max_connections=REDIS_CONNECTIONS, timeout=30
+    )
+    client = redis.Redis(connection_pool=pool)
     stack.push_async_callback(client.aclose)
     codec = stack.enter_context(AvroCodec.from_settings(settings.registry))
     producer = Producer(producer_config(settings))
