@@ -54,6 +54,12 @@ def test_every_channel_delivers_once_and_reports_sent(sandbox: Sandbox, tmp_path
             assert {outcomes[i].provider for i in ids} == {provider}
             assert all(outcomes[i].provider_message_id for i in ids)
             assert sorted(i for i in delivered_ids(control, provider) if i in ids) == sorted(ids)
+        [letter] = dead_letters(delivery)
+        assert (letter.value, letter.topic) == (b"not avro", delivery.names.channel("sms"))
+        assert letter.reason.startswith("CodecError")
+        for worker in delivery.workers:  # SIGTERM: the round finishes, the worker exits cleanly
+            worker.stop()
+            assert worker.process is not None and worker.process.returncode == 0
 
 
 def attempts(control: SandboxControl, provider: str, notification_id: str) -> list[Received]:
