@@ -1,5 +1,8 @@
 """Herald's error tree: one root, and subclasses that say what happens next."""
 
+import traceback
+from pathlib import Path
+
 
 class HeraldError(Exception):
     """Root of every error Herald raises on purpose."""
@@ -15,6 +18,13 @@ class StackError(HeraldError):
 
 class CodecError(HeraldError):
     """Bytes that are not a valid Confluent-framed Avro record, or a record that does not fit."""
+
+
+def where(error: BaseException) -> str:
+    """file:line where ``error`` was raised (logged instead of its text, which may quote a
+    record's addresses)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
 
 
 class SandboxError(HeraldError):

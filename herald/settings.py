@@ -235,6 +235,8 @@ class DeliverySettings(_Frozen):
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
     in_flight: int = 64  # provider calls in flight per sender worker
+    batch_size: int = 500  # records a sender worker takes from Kafka (and retries) per round
+    poll_s: float = 0.5  # how long a round waits for records before looking at due retries
     ledger_ttl_s: int = 7 * 24 * 3600
     # An in-flight ledger entry older than this belongs to a sender that died mid-call.
     in_flight_stale_s: float = 60.0

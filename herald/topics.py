@@ -101,9 +101,20 @@ class TopicNames:
         """The Redis sorted sets of channel messages waiting for another attempt."""
         return f"{self.prefix}retry.{channel}", f"{self.prefix}retry.{channel}:processing"
 
-    def ledger_key(self, notification_id: str, channel: str) -> str:
-        """The idempotency ledger entry of one delivery (Redis)."""
-        return f"{self.prefix}ledger:{notification_id}:{channel}"
+    def ledger_key(self, notification_id: str, channel: str, device: str = "") -> str:
+        """The idempotency ledger entry of one delivery (Redis). ``device`` tells apart the
+        push deliveries of one notification to a user's several devices (a digest, never the
+        token itself)."""
+        suffix = f":{device}" if device else ""
+        return f"{self.prefix}ledger:{notification_id}:{channel}{suffix}"
+
+    def bucket_key(self, provider: str) -> str:
+        """The token bucket of one provider account, shared by every sender worker (Redis)."""
+        return f"{self.prefix}bucket:{provider}"
+
+    def breaker_key(self, provider: str) -> str:
+        """The circuit breaker of one provider, shared by every sender worker (Redis)."""
+        return f"{self.prefix}breaker:{provider}"
 
     def pipeline(self) -> frozenset[str]:
         """The topics records may be sent back to (by `herald dlq replay`)."""

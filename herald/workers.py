@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -29,14 +29,20 @@ def worker_env(settings: HeraldSettings, worker_dir: Path, **extra: str) -> dict
 
 
 class WorkerProcess:
-    """``herald worker KIND`` in a child process with extra environment (settings)."""
+    """``herald worker KIND [ARGS]`` in a child process with extra environment (settings)."""
 
     ready_mark = READY_MARK  # the log line that says it is ready
 
     def __init__(
-        self, kind: str, env: Mapping[str, str], log_file: Path, ready_timeout_s: float = 90.0
+        self,
+        kind: str,
+        env: Mapping[str, str],
+        log_file: Path,
+        ready_timeout_s: float = 90.0,
+        args: Sequence[str] = (),
     ) -> None:
         self.kind = kind
+        self.args = tuple(args)  # after the kind, e.g. ("--channel", "sms")
         self.env = {**os.environ, **env}
         self.log_file = log_file
         self.ready_timeout_s = ready_timeout_s
@@ -57,7 +63,7 @@ class WorkerProcess:
         return self
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "herald", "worker", self.kind]
+        return [sys.executable, "-m", "herald", "worker", self.kind, *self.args]
 
     def _wait_ready(self, offset: int) -> None:
         deadline = time.monotonic() + self.ready_timeout_s

@@ -2,6 +2,7 @@
 
 requests --fan_out--> per-user --decide--> channel.push/sms/email  (+ status for each step)
 user-preferences / user-contacts --> tables co-partitioned with per-user (by user_id)
+address-invalidations --> the dead address out of user-contacts (table and topic)
 deferred (Redis) --timer--> per-user
 """
 
@@ -18,16 +19,18 @@ from faust.exceptions import PartitionsMismatch
 from herald.codec import AvroCodec
 from herald.contracts import (
     CONTACTS,
+    INVALIDATION,
     PREFERENCES,
     REQUEST,
     USER_NOTIFICATION,
     TopicCodec,
     register_all,
 )
+from herald.deferred import DeferredStore
+from herald.outages import INFRASTRUCTURE
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, TopicSpec
-from streams.deferred import DeferredStore
-from streams.handlers import INFRASTRUCTURE, Clock, Codecs, Handlers, utc_now
+from streams.handlers import Clock, Codecs, Handlers, utc_now
 from streams.outbox import Outbox, raw_topic
 from streams.templates import TemplateStore
 
@@ -93,6 +96,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
             per_user=TopicCodec(codec, names.per_user, USER_NOTIFICATION),
             preferences=TopicCodec(codec, names.user_preferences, PREFERENCES),
             contacts=TopicCodec(codec, names.user_contacts, CONTACTS),
+            invalidations=TopicCodec(codec, names.address_invalidations, INVALIDATION),
         ),
         Outbox(app, codec, names),
         TemplateStore(
@@ -130,6 +134,11 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
             await handlers.guarded(
                 event, partial(handlers.profile, event, contacts, handlers.codecs.contacts)
             )
+
+    @app.agent(raw_topic(app, names.address_invalidations))
+    async def drop_dead_addresses(stream: Any) -> None:
+        async for event in stream.events():
+            await handlers.guarded(event, partial(handlers.invalidate, event, contacts))
 
     @app.agent(raw_topic(app, names.per_user))
     async def decide(stream: Any) -> None:

@@ -6,19 +6,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import redis.asyncio as redis
-from confluent_kafka import KafkaException
-
-from herald.codec import RegistryError
 from herald.contracts import TopicCodec
-from herald.errors import CodecError
+from herald.deferred import DeferredStore
+from herald.errors import CodecError, where
 from herald.models import (
+    AddressInvalidated,
     Channel,
     ChannelMessage,
     NotificationRequest,
@@ -28,11 +24,12 @@ from herald.models import (
     UserNotification,
     UserPreferences,
 )
+from herald.outages import INFRASTRUCTURE
 from herald.settings import PipelineSettings
 from herald.validation import ValidationError, validate
 from streams import state as user_state
 from streams.decision import Defer, Expire, Outcome, Policy, Send, Suppress, decide
-from streams.deferred import DeferredStore
+from streams.invalidation import without_address
 from streams.outbox import Outbox
 from streams.templates import TemplateError, TemplateStore
 
@@ -40,21 +37,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Fatal = Callable[[BaseException], Awaitable[None]]
 
-# Errors of the world around the worker, not of the event: retried, then fatal.
-INFRASTRUCTURE: tuple[type[BaseException], ...] = (
-    redis.RedisError,
-    RegistryError,
-    KafkaException,
-    OSError,
-    asyncio.TimeoutError,
-)
 RETRY_DELAYS_S = (0.5, 2.0, 5.0)
-
-
-def where(error: BaseException) -> str:
-    """file:line where ``error`` was raised."""
-    frames = traceback.extract_tb(error.__traceback__)
-    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
 
 
 async def _no_fatal(error: BaseException) -> None:
@@ -71,6 +54,7 @@ class Codecs:
     per_user: TopicCodec[UserNotification]
     preferences: TopicCodec[UserPreferences]
     contacts: TopicCodec[UserContacts]
+    invalidations: TopicCodec[AddressInvalidated]
 
 
 class Handlers:
@@ -174,6 +158,23 @@ class Handlers:
             )
             return
         table[key] = event.value
+
+    # -- dead addresses --------------------------------------------------------------------
+    async def invalidate(self, event: Any, contacts: MutableMapping[str, bytes]) -> None:
+        """Drop an address a provider refused for good from the user's contacts, and publish
+        the updated contacts (the table is written at once, so a second invalidation for the
+        same user right behind it starts from this one's result)."""
+        try:
+            dead = self.codecs.invalidations.decode(event.value)
+        except CodecError as error:
+            await self.outbox.dead_letter(event, f"CodecError: {error}", self.clock())
+            return
+        current = self._profile(contacts, dead.user_id, self.codecs.contacts)
+        if current is None:
+            return
+        updated = without_address(current, dead.channel, dead.address)
+        if updated is not current:
+            contacts[dead.user_id] = await self.outbox.contacts(updated)
 
     # -- per-user decision -----------------------------------------------------------------
     async def decide(

@@ -11,8 +11,15 @@ import faust
 
 from herald import deadletter
 from herald.codec import AvroCodec
-from herald.contracts import CHANNEL_MESSAGE, STATUS, USER_NOTIFICATION, TopicCodec
-from herald.models import Channel, ChannelMessage, DeliveryStatus, State, UserNotification
+from herald.contracts import CHANNEL_MESSAGE, CONTACTS, STATUS, USER_NOTIFICATION, TopicCodec
+from herald.models import (
+    Channel,
+    ChannelMessage,
+    DeliveryStatus,
+    State,
+    UserContacts,
+    UserNotification,
+)
 from herald.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,8 @@ class Outbox:
         self._per_user = raw_topic(app, names.per_user)
         self._status = raw_topic(app, names.status)
         self._dead = raw_topic(app, names.dead_letter)
+        self._contacts = raw_topic(app, names.user_contacts)
+        self._contacts_codec = TopicCodec(codec, names.user_contacts, CONTACTS)
         self._channels = {c: raw_topic(app, names.channel(c.value)) for c in Channel}
         self._per_user_codec = TopicCodec(codec, names.per_user, USER_NOTIFICATION)
         self._status_codec = TopicCodec(codec, names.status, STATUS)
@@ -74,6 +83,12 @@ class Outbox:
         self._watch(
             await self._channels[message.channel].send(key=message.user_id.encode(), value=value)
         )
+
+    async def contacts(self, contacts: UserContacts) -> bytes:
+        """Publish a user's updated contacts; returns them encoded (as the table keeps them)."""
+        value = self._contacts_codec.encode(contacts)
+        self._watch(await self._contacts.send(key=contacts.user_id.encode(), value=value))
+        return value
 
     async def status(
         self,

@@ -11,6 +11,7 @@ from herald.cli.common import fail, settings
 from herald.cli.db import db_app
 from herald.cli.pipeline import bench_app, dlq_app, publish, schemas_app, topics_app, worker_app
 from herald.cli.sandbox import sandbox_app
+from herald.cli.sender import worker_sender
 from herald.cli.sink import bench_sink, worker_sink
 from herald.cli.stack import stack_app
 from herald.errors import HeraldError
@@ -20,6 +21,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(dlq_app, name="dlq")
+worker_app.command("sender")(worker_sender)
 app.add_typer(worker_app, name="worker")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")

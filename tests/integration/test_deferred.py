@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as redis
 
+from herald.deferred import DeferredStore
 from herald.settings import HeraldSettings
-from streams.deferred import DeferredStore
 
 
 def test_claim_done_and_stale_requeue(stack: HeraldSettings) -> None:

@@ -1,4 +1,5 @@
-"""Deferred notifications wait in a Redis sorted set scored by their due time.
+"""Items that wait in a Redis sorted set scored by their due time: deferred notifications
+(the streams worker) and channel messages waiting for another delivery attempt (the senders).
 
 Why Redis and not a Kafka delay topic: deferrals range from seconds to days (quiet hours,
 ``send_at``), and a delay topic's consumer must stall each partition behind its earliest

@@ -1,0 +1,112 @@
+"""What a sender worker produces: statuses, address invalidations and dead letters, through
+one idempotent confluent-kafka producer. ``confirm`` waits until the broker acknowledged all of
+it; only then may the worker commit the offsets of what led to them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from connectors.delivery.ledger import Outcome
+from herald import deadletter
+from herald.codec import AvroCodec
+from herald.contracts import INVALIDATION, STATUS, TopicCodec
+from herald.errors import HeraldError
+from herald.models import AddressInvalidated, ChannelMessage, DeliveryStatus
+from herald.topics import TopicNames
+
+KafkaHeaders = list[tuple[str, str | bytes | None]]
+
+
+class EmitError(HeraldError):
+    """The broker did not acknowledge what the worker produced: nothing is committed."""
+
+
+class Emitter:
+    def __init__(
+        self, producer: Producer, codec: AvroCodec, names: TopicNames, timeout_s: float = 30.0
+    ) -> None:
+        self._producer = producer
+        self._timeout_s = timeout_s
+        self._dead_letter_topic = names.dead_letter
+        self._status = TopicCodec(codec, names.status, STATUS)
+        self._invalidations = TopicCodec(codec, names.address_invalidations, INVALIDATION)
+        self._failures: list[str] = []
+
+    def status(self, message: ChannelMessage, outcome: Outcome, now: datetime) -> None:
+        status = DeliveryStatus(
+            notification_id=message.notification_id,
+            request_id=message.request_id,
+            user_id=message.user_id,
+            state=outcome.state,
+            occurred_at=now,
+            channel=message.channel,
+            reason=outcome.reason,
+            detail=outcome.detail,
+            provider=outcome.provider,
+            provider_message_id=outcome.provider_message_id,
+            attempt=outcome.attempt,
+            tenant=message.tenant,
+        )
+        self._produce(self._status.topic, message.notification_id, self._status.encode(status))
+
+    def invalidated(self, message: ChannelMessage, provider: str, code: str, now: datetime) -> None:
+        record = AddressInvalidated(
+            user_id=message.user_id,
+            channel=message.channel,
+            address=message.address,
+            provider=provider,
+            reason=code,
+            occurred_at=now,
+            notification_id=message.notification_id,
+        )
+        self._produce(
+            self._invalidations.topic, message.user_id, self._invalidations.encode(record)
+        )
+
+    def dead_letter(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        reason: str,
+        origin: tuple[str, int, int],
+        now: datetime,
+    ) -> None:
+        """The record as it came (``origin``: its topic, partition and offset; -1 -1 when it
+        came from the retry set)."""
+        headers: KafkaHeaders = [*deadletter.headers(reason, *origin, now)]
+        self._send(self._dead_letter_topic, key, value, headers)
+
+    def _produce(self, topic: str, key: str, value: bytes) -> None:
+        self._send(topic, key.encode(), value, None)
+
+    def _send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: KafkaHeaders | None,
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic, key=key, value=value, headers=headers, on_delivery=self._delivered
+                )
+                return
+            except BufferError:  # the local queue is full: let deliveries drain
+                self._producer.poll(0.1)
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:  # the topic only: the record holds addresses
+            self._failures.append(f"{message.topic()}: {error.str()}")
+
+    async def confirm(self) -> None:
+        """Return once the broker acknowledged everything produced so far."""
+        remaining = await asyncio.to_thread(self._producer.flush, self._timeout_s)
+        failures, self._failures = self._failures, []
+        if remaining > 0:
+            raise EmitError(f"{remaining} record(s) not acknowledged in {self._timeout_s:.0f}s")
+        if failures:
+            raise EmitError(f"{len(failures)} record(s) refused: {'; '.join(failures[:3])}")

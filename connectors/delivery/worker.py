@@ -1,0 +1,134 @@
+"""The sender worker of one channel: rounds of (Kafka batch + due retries) -> outcomes ->
+broker acknowledgements -> offset commit.
+
+A round takes up to ``batch_size`` records from ``{prefix}channel.{channel}`` (consumer group
+``{prefix}sender-{channel}``, manual commits) and the retries that are due in the Redis set
+``{prefix}retry.{channel}``, runs them all concurrently (at most ``in_flight`` provider calls),
+waits until the broker acknowledged every status, dead letter and invalidation they produced,
+then commits the batch's offsets and removes the retries it took. A worker that dies mid-round
+commits nothing: its records come back to whichever worker takes the partitions, and its
+claimed retries go back to the set after ``in_flight_stale_s``; the ledger keeps either from
+being delivered twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+
+from connectors.delivery.deliver import Delivery, Origin, Undeliverable
+from connectors.delivery.emit import Emitter
+from herald.contracts import TopicCodec
+from herald.deferred import DeferredStore
+from herald.errors import CodecError, where
+from herald.models import ChannelMessage
+from herald.outages import INFRASTRUCTURE
+from herald.settings import HeraldSettings
+
+log = logging.getLogger(__name__)
+
+
+def consumer_config(settings: HeraldSettings, channel: str) -> dict[str, Any]:
+    session_ms = int(settings.pipeline.session_timeout_s * 1000)
+    return settings.kafka.client_config(
+        **{
+            "group.id": f"{settings.kafka.topic_prefix}sender-{channel}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": session_ms,
+            "heartbeat.interval.ms": max(session_ms // 3, 100),
+        }
+    )
+
+
+class SenderWorker:
+    def __init__(
+        self,
+        consumer: Consumer,
+        topic: str,
+        delivery: Delivery,
+        retries: DeferredStore,
+        codec: TopicCodec[ChannelMessage],
+        emitter: Emitter,
+        *,
+        batch_size: int,
+        poll_s: float,
+        on_ready: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._consumer = consumer
+        self._topic = topic
+        self._delivery = delivery
+        self._retries = retries
+        self._codec = codec
+        self._emit = emitter
+        self._batch_size = batch_size
+        self._poll_s = poll_s
+        self._on_ready = on_ready
+        self._assigned = False
+        self._ready = False
+
+    def subscribe(self) -> None:
+        self._consumer.subscribe([self._topic], on_assign=self._assigned_to)
+
+    def _assigned_to(self, consumer: Consumer, partitions: list[Any]) -> None:
+        self._assigned = True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Rounds until ``stop`` is set; the round under way finishes and is committed."""
+        while not stop.is_set():
+            await self.round()
+
+    async def round(self) -> int:
+        """One round; returns how many records and retries it took."""
+        records = await asyncio.to_thread(self._consumer.consume, self._batch_size, self._poll_s)
+        if self._assigned and not self._ready:
+            self._ready = True
+            self._on_ready()
+        now = datetime.now(UTC)
+        await self._retries.requeue_stale(now)
+        due = await self._retries.claim_due(now, self._batch_size)
+        work = [self._record(r) for r in records] + [self._retry(p) for p in due]
+        await asyncio.gather(*work)
+        await self._emit.confirm()
+        if records:
+            await asyncio.to_thread(self._consumer.commit, asynchronous=False)
+        await self._retries.done(due)
+        return len(records) + len(due)
+
+    async def _record(self, record: Message) -> None:
+        error = record.error()
+        if error is not None:
+            if error.fatal():
+                raise KafkaException(error)
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consuming %s: %s", self._topic, error.str())
+            return
+        origin = (record.topic() or self._topic, record.partition() or 0, record.offset() or 0)
+        await self._one(record.key(), record.value(), origin)
+
+    async def _retry(self, payload: bytes) -> None:
+        await self._one(None, payload, (self._retries.key, -1, -1))
+
+    async def _one(self, key: bytes | None, value: bytes | None, origin: Origin) -> None:
+        """Decode and deliver one message; a message that cannot be is dead-lettered with its
+        reason (the error's type and place, never its text: it may quote an address)."""
+        try:
+            message = self._codec.decode(value)
+        except CodecError as error:
+            self._emit.dead_letter(key, value, f"CodecError: {error}", origin, datetime.now(UTC))
+            return
+        try:
+            await self._delivery.handle(message, origin)
+        except Undeliverable as error:
+            self._emit.dead_letter(key, value, str(error), origin, datetime.now(UTC))
+        except INFRASTRUCTURE:
+            raise
+        except Exception as error:
+            log.error("unexpected %s at %s", type(error).__name__, where(error))
+            reason = f"unexpected {type(error).__name__} at {where(error)}"
+            self._emit.dead_letter(key, value, reason, origin, datetime.now(UTC))
