@@ -20,8 +20,9 @@ from streams.app import app_id
 
 
 def delete_run(settings: HeraldSettings, say: Say) -> None:
-    """Remove what a run left under its prefix: topics (the worker's too), subjects, deferred
-    notifications and the worker's directory. Problems are reported, not raised."""
+    """Remove what a run left under its prefix: topics (the worker's too), subjects, Redis keys
+    (deferred notifications, retries, the delivery ledger) and the worker's directory.
+    Problems are reported, not raised."""
     prefix = settings.kafka.topic_prefix
     try:
         admin = AdminClient(settings.kafka.client_config())
@@ -30,13 +31,15 @@ def delete_run(settings: HeraldSettings, say: Say) -> None:
             future.result(timeout=30)
         _delete_subjects(settings)
         client = redis.Redis.from_url(settings.redis.url.get_secret_value())
-        client.delete(*TopicNames(prefix).deferred_keys)
+        # Deferred notifications, sender retries, ledger, buckets and breakers.
+        keys = [*TopicNames(prefix).deferred_keys, *client.scan_iter(match=f"{prefix}*")]
+        client.delete(*keys)
         client.close()
     except (HeraldError, KafkaException, redis.RedisError) as error:
         say(f"warning: could not clean up everything under {prefix}: {error}")
         return
     shutil.rmtree(demo_home(settings) / "worker" / app_id(settings), ignore_errors=True)
-    say(f"deleted this run's {len(ours)} topics, subjects and deferred set under {prefix}")
+    say(f"deleted this run's {len(ours)} topics, subjects and Redis keys under {prefix}")
 
 
 def _delete_subjects(settings: HeraldSettings) -> None:

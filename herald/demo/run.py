@@ -16,8 +16,16 @@ from confluent_kafka.admin import AdminClient
 from herald.codec import AvroCodec
 from herald.demo.cleanup import delete_run
 from herald.demo.config import DemoConfig, demo_home
+from herald.demo.delivery import Delivery, delivering, inject_faults, timelines
 from herald.demo.load import Key, Load, demo_load, describe_gaps, expected_channels, gaps
-from herald.demo.summary import Summary, summarize, user_story
+from herald.demo.summary import (
+    Summary,
+    TimelineRow,
+    awaiting_delivery,
+    delivery_report,
+    summarize,
+    user_story,
+)
 from herald.demo.users import SAMPLE, DemoUser, demo_users, population
 from herald.lag import TopicSizes, wait_caught_up
 from herald.models import Channel, DeliveryStatus
@@ -42,6 +50,8 @@ class _Run:
     started_at: datetime
     statuses: list[DeliveryStatus]
     missing: dict[Key, frozenset[Channel]]
+    undelivered: int  # routed messages without a delivery outcome at the time-out
+    timelines: dict[str, list[TimelineRow]]
 
     @property
     def labels(self) -> dict[str, str]:
@@ -81,10 +91,17 @@ def _summary(run: _Run, names: TopicNames, growth: Mapping[str, int]) -> Summary
         started_at=run.started_at,
         channel_messages={str(c): growth[names.channel(c)] for c in Channel},
         dead_letters=growth[names.dead_letter],
-        missing=describe_gaps(run.missing, labels),
+        missing=[
+            *describe_gaps(run.missing, labels),
+            *(
+                [f"{run.undelivered} routed message(s) without a delivery outcome"]
+                * bool(run.undelivered)
+            ),
+        ],
         samples=[
             user_story(run.users[i], run.statuses, labels) for i in SAMPLE if i < len(run.users)
         ],
+        delivery=delivery_report(run.statuses, run.timelines),
     )
 
 
@@ -97,25 +114,29 @@ def _with_worker(
 ) -> _Run:
     home = demo_home(settings)
     log = home / f"{settings.kafka.topic_prefix}worker.log"  # one per run: runs may overlap
-    worker = WorkerProcess("streams", worker_env(settings, home / "worker"), log)
+    env = worker_env(settings, home / "worker")
+    worker = WorkerProcess("streams", env, log)
     say(f"starting a streams worker (log: {worker.log_file})")
     with worker:
         say(f"worker ready (pid {worker.pid})")
-        run = _play(settings, config, codec, dead_letters, say)
-        say("stopping the worker")
+        with delivering(settings, home, env, say) as delivery:
+            run = _play(delivery, config, codec, dead_letters, say)
+        say("stopping the streams worker")
     return run
 
 
 def _play(
-    settings: HeraldSettings,
+    delivery: Delivery,
     config: DemoConfig,
     codec: AvroCodec,
     dead_letters: Callable[[], int],
     say: Say,
 ) -> _Run:
+    settings = delivery.settings
     now = datetime.now(UTC)
     users = demo_users(config.users, now, config.seed)
     load = demo_load(users, now, run_id=uuid.uuid4().hex[:8])
+    say("provider faults: " + inject_faults(delivery.control, users))
     with Publisher(settings, codec=codec) as publisher:
         _seed(settings, publisher, users, now, say)
         started_at = datetime.now(UTC)
@@ -127,9 +148,21 @@ def _play(
     say("published: " + ", ".join(f"{label} ({n})" for label, n in sent.items()))
     say("published: one malformed record (not Avro) on the requests topic")
     expected = expected_channels(load, TemplateStore(settings.pipeline.templates_dir).channels)
-    say(f"reading statuses until all {len(expected):,} notifications have an outcome")
+    say(
+        f"reading statuses until all {len(expected):,} notifications have an outcome "
+        "and every routed message was delivered or failed"
+    )
     statuses, missing = _collect(settings, codec, expected, dead_letters, config.timeout_s)
-    return _Run(users, load, started_at, statuses, missing)
+    sample = [users[i].user_id for i in SAMPLE if i < len(users)]
+    return _Run(
+        users,
+        load,
+        started_at,
+        statuses,
+        missing,
+        len(awaiting_delivery(statuses)),
+        timelines(settings, sample),
+    )
 
 
 def _seed(
@@ -173,7 +206,8 @@ def _collect(
             reader.poll()
             mine = [s for s in reader.seen if s.request_id in ids]
             missing = gaps(expected, mine)
-            if (not missing and dead_letters() > 0) or time.monotonic() > deadline:
+            done = not missing and not awaiting_delivery(mine) and dead_letters() > 0
+            if done or time.monotonic() > deadline:
                 return mine, missing
     finally:
         reader.close()

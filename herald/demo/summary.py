@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from herald.demo.users import DemoUser, describe_user
@@ -20,6 +20,29 @@ class UserStory:
     events: tuple[str, ...]
 
 
+DELIVERED = frozenset({State.SENT, State.FAILED, State.DEAD_LETTERED, State.UNKNOWN})
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One row of a user's history as read back from Cassandra."""
+
+    at: str  # HH:MM:SS.mmm, UTC
+    channel: str
+    state: State
+    reason: str | None
+    provider: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What the senders did: per channel, messages sent by each provider; retries scheduled."""
+
+    providers: Mapping[str, Mapping[str, int]]  # channel -> provider -> messages sent
+    retries: Mapping[str, int]  # "provider code" -> retries scheduled because of it
+    timelines: Mapping[str, Sequence[TimelineRow]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Summary:
     requests: int
@@ -33,6 +56,7 @@ class Summary:
     missing: tuple[str, ...]
     elapsed_s: float
     samples: tuple[UserStory, ...] = ()
+    delivery: DeliveryReport | None = None
 
     @property
     def throughput(self) -> float:
@@ -56,6 +80,7 @@ def summarize(
     dead_letters: int = 0,
     missing: Sequence[str] = (),
     samples: Sequence[UserStory] = (),
+    delivery: DeliveryReport | None = None,
 ) -> Summary:
     """Counts over this run's statuses; elapsed runs from ``started_at`` to the last one."""
     final = final_statuses(statuses)
@@ -76,6 +101,39 @@ def summarize(
         missing=tuple(missing),
         elapsed_s=max(elapsed, 0.0),
         samples=tuple(samples),
+        delivery=delivery,
+    )
+
+
+def awaiting_delivery(statuses: Sequence[DeliveryStatus]) -> set[tuple[str, Channel | None]]:
+    """(notification, channel) pairs routed to a channel topic without a delivery outcome yet."""
+    routed = {(s.notification_id, s.channel) for s in statuses if s.state is State.QUEUED}
+    return routed - {(s.notification_id, s.channel) for s in statuses if s.state in DELIVERED}
+
+
+def delivery_report(
+    statuses: Sequence[DeliveryStatus], timelines: Mapping[str, Sequence[TimelineRow]]
+) -> DeliveryReport:
+    """Counted once per message even if a status was emitted twice (statuses are at least
+    once): sent by message id, retries by attempt."""
+    sent = {
+        (s.channel, s.provider, s.provider_message_id)
+        for s in statuses
+        if s.state is State.SENT and s.channel is not None
+    }
+    providers: dict[str, Counter[str]] = defaultdict(Counter)
+    for channel, provider, _ in sent:
+        providers[str(channel)][provider or "?"] += 1
+    retried = {
+        (s.notification_id, s.channel, s.attempt, s.provider, s.reason)
+        for s in statuses
+        if s.state is State.DEFERRED and s.provider is not None
+    }
+    retries = Counter(f"{provider} {reason}" for *_, provider, reason in retried)
+    return DeliveryReport(
+        providers={channel: dict(counts) for channel, counts in providers.items()},
+        retries=dict(retries),
+        timelines=dict(timelines),
     )
 
 
@@ -129,14 +187,35 @@ def format_summary(summary: Summary) -> str:
         + ", ".join(f"{c} {n:,}" for c, n in summary.channel_messages.items()),
         f"dead letters: {summary.dead_letters} (records that could not be decoded or validated)",
         f"{summary.status_events:,} status events; the last came {summary.elapsed_s:.1f}s after "
-        f"the first publish ({summary.throughput:,.0f} notifications decided a second)",
+        "the first publish",
     ]
+    if summary.delivery is not None:
+        lines += ["", *_delivery(summary.delivery)]
     for story in summary.samples:
         lines += ["", f"{story.user_id} ({story.profile}):", *(f"  {e}" for e in story.events)]
     if summary.missing:
         lines += ["", f"MISSING: {len(summary.missing)} notification(s) got no status on time:"]
         lines += [f"  {line}" for line in summary.missing[:10]]
     return "\n".join(lines)
+
+
+def _delivery(report: DeliveryReport) -> list[str]:
+    lines = ["delivered through the provider sandboxes (messages sent, by provider):"]
+    for channel in Channel:
+        counts = report.providers.get(channel, {})
+        text = ", ".join(f"{p} {n:,}" for p, n in sorted(counts.items())) or "none"
+        lines.append(f"  {channel:<7}{text}")
+    retries = ", ".join(f"{what} x{n}" for what, n in sorted(report.retries.items()))
+    lines.append(f"retries scheduled: {retries or 'none'}")
+    for user_id, rows in report.timelines.items():
+        lines += ["", f"{user_id}'s history, newest first (read back from Cassandra):"]
+        for row in rows[:12]:
+            why = f" ({row.reason})" if row.reason else ""
+            via = f" via {row.provider}" if row.provider else ""
+            lines.append(f"  {row.at}  {row.channel:<6} {row.state}{why}{via}")
+        if len(rows) > 12:
+            lines.append(f"  ... and {len(rows) - 12} earlier")
+    return lines
 
 
 def _by_count(item: tuple[str, int]) -> tuple[int, str]:

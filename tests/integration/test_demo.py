@@ -9,6 +9,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from herald.demo import WHOLE, DemoConfig, Summary, format_summary, run_demo
+from herald.models import State
 from herald.settings import HeraldSettings
 
 
@@ -33,12 +34,30 @@ def test_every_notification_got_an_outcome(summary: Summary) -> None:
     assert summary.elapsed_s > 0
 
 
-def test_each_channel_queues_messages(summary: Summary) -> None:
+def test_each_channel_delivers_through_the_sandboxes(summary: Summary) -> None:
     for channel in ("push", "sms", "email"):
-        assert summary.by_channel[channel].get("queued", 0) > 0
-        # Push has a message per device; SMS and email one per queued notification.
-        assert summary.channel_messages[channel] >= summary.by_channel[channel]["queued"]
-    assert summary.channel_messages["sms"] == summary.by_channel["sms"]["queued"]
+        assert summary.by_channel[channel].get("sent", 0) > 0
+        assert "queued" not in summary.by_channel[channel]  # every routed message has an outcome
+        # Push has a message per device; SMS and email one per routed notification.
+        assert summary.channel_messages[channel] >= summary.by_channel[channel]["sent"]
+    assert summary.channel_messages["sms"] == summary.by_channel["sms"]["sent"]
+
+
+def test_sns_failures_are_retried_and_fail_over_to_twilio(summary: Summary) -> None:
+    assert summary.delivery is not None
+    assert summary.delivery.retries.get("sns ServiceUnavailable", 0) >= 1
+    assert summary.delivery.providers["sms"].get("twilio", 0) >= 1
+    assert set(summary.delivery.providers["push"]) == {"apns", "fcm"}
+    assert set(summary.delivery.providers["email"]) == {"smtp"}
+
+
+def test_timelines_are_read_back_from_cassandra(summary: Summary) -> None:
+    assert summary.delivery is not None
+    first, *_ = summary.delivery.timelines.values()
+    states = {(row.channel, row.state, row.reason) for row in first}
+    assert ("push", State.FAILED, "Unregistered") in states  # the dead second device
+    assert ("email", State.SENT, None) in states
+    assert ("sms", State.SUPPRESSED, "rate_limited") in states
 
 
 def test_suppressions_deferrals_and_expiry_show(summary: Summary) -> None:

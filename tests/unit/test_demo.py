@@ -23,6 +23,7 @@ from herald.demo import (
     summarize,
     user_story,
 )
+from herald.demo.summary import TimelineRow, awaiting_delivery, delivery_report
 from herald.errors import ConfigurationError
 from herald.models import Channel, DeliveryStatus, Priority, Reason, State, notification_id
 from herald.settings import HeraldSettings, PipelineSettings
@@ -296,3 +297,63 @@ def test_the_worker_gets_the_prefix_and_absolute_directories(tmp_path: Path) -> 
     assert (templates / "order_shipped.toml").is_file()
     assert env["HERALD_PIPELINE__WORKER_DIR"] == str(tmp_path / "worker")
     assert env["HERALD_KAFKA__TOPIC_PREFIX"] == settings.kafka.topic_prefix
+
+
+def sender_status(
+    request_id: str,
+    state: State,
+    channel: Channel,
+    provider: str,
+    reason: str | None = None,
+    attempt: int = 0,
+    message_id: str | None = None,
+) -> DeliveryStatus:
+    return DeliveryStatus(
+        notification_id=notification_id(request_id, "ann"),
+        request_id=request_id,
+        user_id="ann",
+        state=state,
+        occurred_at=NOW,
+        channel=channel,
+        reason=reason,
+        provider=provider,
+        provider_message_id=message_id,
+        attempt=attempt,
+    )
+
+
+def test_routed_messages_await_a_delivery_outcome() -> None:
+    routed = [
+        status("r1", "ann", State.QUEUED, Channel.SMS),
+        status("r2", "ann", State.QUEUED, Channel.EMAIL),
+    ]
+    assert awaiting_delivery(routed) == {
+        (notification_id("r1", "ann"), Channel.SMS),
+        (notification_id("r2", "ann"), Channel.EMAIL),
+    }
+    retry = sender_status("r1", State.DEFERRED, Channel.SMS, "sns", "ServiceUnavailable")
+    assert len(awaiting_delivery([*routed, retry])) == 2  # a retry is not an outcome
+    failed = sender_status("r2", State.FAILED, Channel.EMAIL, "smtp", "550")
+    sent = sender_status("r1", State.SENT, Channel.SMS, "twilio", message_id="SM1")
+    assert awaiting_delivery([*routed, retry, failed, sent]) == set()
+    assert awaiting_delivery([status("r3", "ann", State.SUPPRESSED, Channel.SMS)]) == set()
+
+
+def test_the_delivery_report_counts_each_message_once() -> None:
+    statuses = [
+        sender_status("r1", State.DEFERRED, Channel.SMS, "sns", "ServiceUnavailable", attempt=0),
+        sender_status("r1", State.DEFERRED, Channel.SMS, "sns", "ServiceUnavailable", attempt=0),
+        sender_status("r1", State.SENT, Channel.SMS, "twilio", attempt=1, message_id="SM1"),
+        sender_status("r1", State.SENT, Channel.SMS, "twilio", attempt=1, message_id="SM1"),
+        sender_status("r2", State.SENT, Channel.SMS, "sns", message_id="m-2"),
+        sender_status("r3", State.SENT, Channel.PUSH, "fcm", message_id="f-3"),
+        status("r4", "ann", State.DEFERRED, Channel.PUSH, Reason.QUIET_HOURS),  # not a retry
+    ]
+    rows = [TimelineRow("15:30:00.000", "sms", State.SENT, None, "twilio")]
+    report = delivery_report(statuses, {"ann": rows})
+    assert report.providers == {"sms": {"twilio": 1, "sns": 1}, "push": {"fcm": 1}}
+    assert report.retries == {"sns ServiceUnavailable": 1}
+    text = format_summary(summarize(statuses, delivery=report))
+    assert "sms    sns 1, twilio 1" in text
+    assert "email  none" in text
+    assert "15:30:00.000  sms    sent via twilio" in text
