@@ -7,8 +7,9 @@ import asyncio
 import dataclasses
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ INFRASTRUCTURE: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
 )
 RETRY_DELAYS_S = (0.5, 2.0, 5.0)
+FLUSH_EVERY = 1_000  # records held back at most before they are produced as a batch
 
 
 def where(error: BaseException) -> str:
@@ -146,12 +148,13 @@ class Handlers:
             await self.outbox.dead_letter(event, f"{type(error).__name__}: {error}", now)
             return 0
         expired = request.expires_at is not None and request.expires_at <= now
-        for user_id in request.recipients:
-            note = request.for_user(user_id)
-            if expired:
-                await self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
-            else:
-                await self.outbox.per_user(note)
+        async with self.outbox.batched(FLUSH_EVERY):
+            for user_id in request.recipients:
+                note = request.for_user(user_id)
+                if expired:
+                    await self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
+                else:
+                    await self.outbox.per_user(note)
         return len(request.recipients)
 
     # -- profiles --------------------------------------------------------------------------
@@ -176,6 +179,28 @@ class Handlers:
         table[key] = event.value
 
     # -- per-user decision -----------------------------------------------------------------
+    async def decide_batch(
+        self,
+        events: Sequence[Any],
+        make_current: Callable[[Any], None],
+        preferences: MutableMapping[str, bytes],
+        contacts: MutableMapping[str, bytes],
+        states: MutableMapping[str, Any],
+    ) -> None:
+        """Per-user events in arrival order, each decided alone (its own retries, its own dead
+        letter), their records produced a batch at a time. Each event is made the current one
+        before its work: Faust writes a table change to the changelog partition of the current
+        event, so the user's state goes to the user's own partition whatever the batch mixes."""
+        try:
+            async with self.outbox.batched(FLUSH_EVERY):
+                for event in events:
+                    make_current(event)
+                    await self.guarded(
+                        event, partial(self.decide, event, preferences, contacts, states)
+                    )
+        finally:
+            make_current(None)
+
     async def decide(
         self,
         event: Any,
