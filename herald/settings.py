@@ -127,6 +127,14 @@ def _default_limits() -> dict[Channel, int]:
     return {Channel.PUSH: 10, Channel.SMS: 3, Channel.EMAIL: 20}
 
 
+class DecideBatch(_Frozen):
+    """The decide agent takes up to ``size`` per-user events at a time, waiting at most
+    ``within_s`` for a batch to fill, and produces their records a batch at a time."""
+
+    size: int = Field(default=500, ge=1)
+    within_s: float = Field(default=0.01, gt=0)
+
+
 class PipelineSettings(_Frozen):
     """How the pipeline decides: topics, limits, templates."""
 
@@ -149,6 +157,7 @@ class PipelineSettings(_Frozen):
     # A worker that dies is noticed after this long, and its partitions move to the others.
     session_timeout_s: float = 10.0
     producer_linger_ms: int = 10
+    decide_batch: DecideBatch = Field(default_factory=DecideBatch)
 
 
 def _sandbox_dir() -> Path:

@@ -9,12 +9,14 @@ deferred (Redis) --timer--> per-user
 from __future__ import annotations
 
 import logging
+import weakref
 from functools import partial
 from typing import Any
 
 import faust
 import redis.asyncio as redis
 from faust.exceptions import PartitionsMismatch
+from faust.streams import _current_event
 
 from herald.codec import AvroCodec
 from herald.contracts import (
@@ -60,6 +62,13 @@ def changelog_topics(settings: HeraldSettings) -> list[TopicSpec]:
     ]
 
 
+def make_current(event: Any) -> None:
+    """Make ``event`` this task's current event, the one Faust's tables read to pick a write's
+    changelog partition. ``take_events`` leaves it unset in the agent that reads the batch; the
+    stream's own ``current_event`` is not touched (its buffer filler reads that one)."""
+    _current_event.set(None if event is None else weakref.ref(event))
+
+
 def faust_app(settings: HeraldSettings) -> faust.App:
     brokers = [f"kafka://{b.strip()}" for b in settings.kafka.bootstrap_servers.split(",")]
     return faust.App(
@@ -86,6 +95,7 @@ def faust_app(settings: HeraldSettings) -> faust.App:
 def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App:
     names = TopicNames(settings.kafka.topic_prefix)
     partitions = settings.pipeline.partitions
+    batch = settings.pipeline.decide_batch
     app = faust_app(settings)
     codec = AvroCodec.from_settings(settings.registry)
     redis_client = redis.Redis.from_url(settings.redis.url.get_secret_value())
@@ -142,10 +152,8 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
 
     @app.agent(raw_topic(app, names.per_user))
     async def decide(stream: Any) -> None:
-        async for event in stream.events():
-            await handlers.guarded(
-                event, partial(handlers.decide, event, preferences, contacts, states)
-            )
+        async for events in stream.take_events(batch.size, within=batch.within_s):
+            await handlers.decide_batch(events, make_current, preferences, contacts, states)
 
     @app.timer(settings.pipeline.deferred_poll_s)  # type: ignore[untyped-decorator]
     async def release_deferred() -> None:

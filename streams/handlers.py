@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from herald.contracts import TopicCodec
@@ -38,6 +39,7 @@ Clock = Callable[[], datetime]
 Fatal = Callable[[BaseException], Awaitable[None]]
 
 RETRY_DELAYS_S = (0.5, 2.0, 5.0)
+FLUSH_EVERY = 1_000  # records held back at most before they are produced as a batch
 
 
 async def _no_fatal(error: BaseException) -> None:
@@ -130,12 +132,13 @@ class Handlers:
             await self.outbox.dead_letter(event, f"{type(error).__name__}: {error}", now)
             return 0
         expired = request.expires_at is not None and request.expires_at <= now
-        for user_id in request.recipients:
-            note = request.for_user(user_id)
-            if expired:
-                await self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
-            else:
-                await self.outbox.per_user(note)
+        async with self.outbox.batched(FLUSH_EVERY):
+            for user_id in request.recipients:
+                note = request.for_user(user_id)
+                if expired:
+                    await self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
+                else:
+                    await self.outbox.per_user(note)
         return len(request.recipients)
 
     # -- profiles --------------------------------------------------------------------------
@@ -177,6 +180,28 @@ class Handlers:
             contacts[dead.user_id] = await self.outbox.contacts(updated)
 
     # -- per-user decision -----------------------------------------------------------------
+    async def decide_batch(
+        self,
+        events: Sequence[Any],
+        make_current: Callable[[Any], None],
+        preferences: MutableMapping[str, bytes],
+        contacts: MutableMapping[str, bytes],
+        states: MutableMapping[str, Any],
+    ) -> None:
+        """Per-user events in arrival order, each decided alone (its own retries, its own dead
+        letter), their records produced a batch at a time. Each event is made the current one
+        before its work: Faust writes a table change to the changelog partition of the current
+        event, so the user's state goes to the user's own partition whatever the batch mixes."""
+        try:
+            async with self.outbox.batched(FLUSH_EVERY):
+                for event in events:
+                    make_current(event)
+                    await self.guarded(
+                        event, partial(self.decide, event, preferences, contacts, states)
+                    )
+        finally:
+            make_current(None)
+
     async def decide(
         self,
         event: Any,

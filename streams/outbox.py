@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -21,6 +25,7 @@ from herald.models import (
     UserNotification,
 )
 from herald.topics import TopicNames
+from streams.batches import BatchProducer, Record
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,21 @@ def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
         value_serializer="raw",
         partitions=partitions,
     )
+
+
+def aiokafka_producer(app: faust.App) -> Any:
+    """The aiokafka producer under Faust's (Faust has no public accessor for it)."""
+    return cast(Any, app.producer)._ensure_producer()
+
+
+@dataclass
+class _Pending:
+    flush_every: int
+    records: list[Record] = field(default_factory=list)
+
+
+# Per task: the fan-out and the decide agents share one Outbox and batch independently.
+_PENDING: ContextVar[_Pending | None] = ContextVar("herald_outbox_pending", default=None)
 
 
 class Outbox:
@@ -51,6 +71,35 @@ class Outbox:
         self._channel_codecs = {
             c: TopicCodec(codec, names.channel(c.value), CHANNEL_MESSAGE) for c in Channel
         }
+        self._batches = BatchProducer(lambda: aiokafka_producer(app))
+
+    @asynccontextmanager
+    async def batched(self, flush_every: int) -> AsyncIterator[None]:
+        """Messages, statuses and per-user records emitted by this task inside the block are
+        produced a batch at a time (at most ``flush_every`` held back), all of them before the
+        block ends. Dead letters and re-released deferrals still go one by one."""
+        token = _PENDING.set(_Pending(flush_every))
+        try:
+            yield
+        finally:  # also on the way out of a crash: what was decided before it still goes out
+            pending = _PENDING.get()
+            _PENDING.reset(token)
+            if pending is not None:
+                await self._produce(pending.records)
+
+    async def _emit(self, topic: Any, key: bytes, value: bytes) -> None:
+        pending = _PENDING.get()
+        if pending is None:
+            self._watch(await topic.send(key=key, value=value))
+            return
+        pending.records.append((topic.get_topic_name(), key, value))
+        if len(pending.records) >= pending.flush_every:
+            records, pending.records = pending.records, []
+            await self._produce(records)
+
+    async def _produce(self, records: list[Record]) -> None:
+        for delivery in await self._batches.send(records):
+            self._watch(delivery)
 
     def _watch(self, delivery: Any) -> Any:
         """A failed delivery crashes the worker: its offsets are not committed past it, so the
@@ -70,9 +119,7 @@ class Outbox:
         return self._per_user_codec.encode(note)
 
     async def per_user(self, note: UserNotification) -> None:
-        self._watch(
-            await self._per_user.send(key=note.user_id.encode(), value=self.encode_per_user(note))
-        )
+        await self._emit(self._per_user, note.user_id.encode(), self.encode_per_user(note))
 
     async def per_user_raw(self, user_id: str, payload: bytes) -> Any:
         """Returns a future that resolves once the broker confirmed the record."""
@@ -80,9 +127,7 @@ class Outbox:
 
     async def message(self, message: ChannelMessage) -> None:
         value = self._channel_codecs[message.channel].encode(message)
-        self._watch(
-            await self._channels[message.channel].send(key=message.user_id.encode(), value=value)
-        )
+        await self._emit(self._channels[message.channel], message.user_id.encode(), value)
 
     async def contacts(self, contacts: UserContacts) -> bytes:
         """Publish a user's updated contacts; returns them encoded (as the table keeps them)."""
@@ -111,10 +156,8 @@ class Outbox:
             detail=detail,
             tenant=note.tenant,
         )
-        self._watch(
-            await self._status.send(
-                key=note.notification_id.encode(), value=self._status_codec.encode(status)
-            )
+        await self._emit(
+            self._status, note.notification_id.encode(), self._status_codec.encode(status)
         )
 
     async def dead_letter(self, event: Any, reason: str, now: datetime) -> None:
