@@ -19,26 +19,36 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cassandra.cluster import Session
+from cassandra.cluster import Cluster, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from connectors.sink.migrate import migrate
 from herald.bench import sink
-from herald.bench.stats import lag_is_flat, percentile
-from herald.cassandra import cassandra_cluster
+from herald.bench.stats import percentile
+from herald.bench.steps import (
+    SINK,
+    Step,
+    bench_message,
+    describe,
+    lag_flat,
+    latencies_ms,
+    shares,
+    sustained,
+)
+from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, TopicCodec
 from herald.demo.cleanup import delete_run
 from herald.errors import HeraldError
 from herald.lag import GroupOffsets
-from herald.models import Channel, ChannelMessage, Platform, Priority, State
+from herald.models import Channel, ChannelMessage, State
 from herald.publisher import producer_config
 from herald.sandboxes.config import on_free_ports, sandbox_env
 from herald.sandboxes.process import SandboxProcess
@@ -49,9 +59,6 @@ from herald.workers import WorkerProcess, worker_env
 
 Say = Callable[[str], None]
 
-# The message mix, in turn: push (android, then ios on the next push), SMS, email.
-MIX: tuple[Channel, ...] = (Channel.PUSH, Channel.SMS, Channel.EMAIL)
-SINK = "sink"  # the sink group's name among the lag series; senders go by their channel
 # Every provider's limits (HERALD_DELIVERY__<name>__RATE_PER_S and __BURST).
 LIMITS = (
     "FCM__LIMITS",
@@ -61,78 +68,6 @@ LIMITS = (
     "TWILIO__LIMITS",
     "SMTP__LIMITS",
 )
-
-
-def route(i: int) -> tuple[Channel, Platform | None]:
-    """The ``i``-th message's channel and, for push, its device platform."""
-    channel = MIX[i % len(MIX)]
-    if channel is not Channel.PUSH:
-        return channel, None
-    return channel, (Platform.ANDROID, Platform.IOS)[(i // len(MIX)) % 2]
-
-
-def shares(rate: float) -> dict[str, float]:
-    """What each lag series is offered a second at ``rate``: a third per channel, all of it
-    to the sink (one ``sent`` status per message)."""
-    return {**{c.value: rate * MIX.count(c) / len(MIX) for c in Channel}, SINK: float(rate)}
-
-
-def bench_message(i: int, run_id: str) -> ChannelMessage:
-    channel, device = route(i)
-    address = {
-        Channel.PUSH: f"bench-token-{run_id}-{i}",
-        Channel.SMS: f"+1555{i % 10_000_000:07d}",
-        Channel.EMAIL: f"bench-{i}@bench.herald.example",
-    }[channel]
-    return ChannelMessage(
-        notification_id=f"bench-{run_id}-{i}",
-        request_id=f"bench-{run_id}-r{i // 100}",
-        user_id=f"bench-u{i % 10_000}",
-        channel=channel,
-        address=address,
-        platform=device,
-        title="Your order shipped",
-        body="Order 42 is on its way.",
-        category="transactional",
-        priority=Priority.NORMAL,
-    )
-
-
-def lag_flat(samples: Sequence[tuple[float, float]], offered_per_s: float) -> bool:
-    """Flat when the lag's slope over the step's second half is under 5% of what the group is
-    offered, or it never trails by more than one second's worth there (commits come in
-    rounds, so a small bounded lag is noisy)."""
-    half = samples[len(samples) // 2 :]
-    return lag_is_flat(samples, offered_per_s) or max((v for _, v in half), default=0) <= max(
-        offered_per_s, 1.0
-    )
-
-
-def latencies_ms(published_us: Mapping[str, int], written_us: Mapping[str, int]) -> list[float]:
-    """Publish -> status row, in ms, for each sampled message whose row was found."""
-    return [
-        (written_us[key] - sent) / 1000 for key, sent in published_us.items() if key in written_us
-    ]
-
-
-@dataclass
-class Step:
-    offered_per_s: int
-    published: int
-    achieved_messages_per_s: float  # committed by the sender groups
-    achieved_rows_per_s: float  # status rows written by the sink (two per status event)
-    flat: bool  # every group's lag
-    lag_flat: dict[str, bool]
-    final_lag: dict[str, int]
-    latency_samples: int
-    latency_found: int
-    p50_ms: float | None
-    p99_ms: float | None
-    sender_rss_mb: float | None  # all sender workers together
-    sink_rss_mb: float | None
-    sandbox_rss_mb: float | None
-    cpu_cores: dict[str, float]  # CPU seconds a second of the step, per role
-    lag_samples: dict[str, list[tuple[float, float]]] = field(repr=False)
 
 
 @dataclass
@@ -258,21 +193,6 @@ def written_us(session: Session, keyspace: str, ids: Sequence[str]) -> dict[str,
     return found
 
 
-def sustained(steps: Sequence[Step]) -> int:
-    return max((s.offered_per_s for s in steps if s.flat), default=0)
-
-
-def describe(step: Step) -> str:
-    lags = ", ".join(f"{n} {'flat' if f else 'RISING'}" for n, f in step.lag_flat.items())
-    return (
-        f"offered {step.offered_per_s:>5}/s  sent {step.achieved_messages_per_s:>7.0f}/s  "
-        f"rows {step.achieved_rows_per_s:>7.0f}/s  p50 {step.p50_ms} ms  p99 {step.p99_ms} ms  "
-        f"({step.latency_found}/{step.latency_samples} sampled)  lag: {lags}  "
-        f"rss senders {step.sender_rss_mb} MB, sink {step.sink_rss_mb} MB, "
-        f"sandbox {step.sandbox_rss_mb} MB; cpu cores {step.cpu_cores}"
-    )
-
-
 def sweep(rig: Rig, rates: Sequence[int], seconds: float, say: Say) -> list[Step]:
     """Rates in order, until one is not sustained."""
     steps: list[Step] = []
@@ -370,6 +290,46 @@ def _rows(session: Session, keyspace: str) -> dict[str, int]:
     return {t: sink.count_rows(session, keyspace, t) for t in sink.TABLES}
 
 
+def measure(
+    settings: HeraldSettings,
+    session: Session,
+    rates: Sequence[int],
+    seconds: float,
+    senders: int,
+    workdir: Path,
+    say: Say,
+    run_id: str,
+) -> dict[str, Any]:
+    """The sweep, then half the highest sustained rate, and the rows found afterwards."""
+    keyspace = settings.cassandra.keyspace
+    with rig(settings, workdir, senders, session, run_id) as running:
+        say(f"prefix {settings.kafka.topic_prefix}, keyspace {keyspace}: workers ready")
+        steps = sweep(running, rates, seconds, say)
+        best = sustained(steps)
+        half = run_step(running, best // 2, seconds, 10, 120, say) if best >= 2 else None
+        if half is not None:
+            say("half of the highest sustained rate: " + describe(half))
+    rows = _rows(session, keyspace)
+    return {
+        "steps": [asdict(s) for s in steps],
+        "sustained_per_s": best,
+        "half_rate_step": asdict(half) if half else None,
+        "messages_published": running.next_index,
+        "rows_found": rows,
+        "rows_missing": 2 * running.next_index - sum(rows.values()),
+    }
+
+
+def _clean(settings: HeraldSettings, cluster: Cluster, say: Say) -> None:
+    """Drop the run's keyspace; delete its topics, subjects and Redis keys."""
+    keyspace = settings.cassandra.keyspace
+    try:
+        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+    except CASSANDRA_ERRORS as error:
+        say(f"warning: could not drop {keyspace}: {type(error).__name__}")
+    delete_run(settings, say)
+
+
 def run(
     stack: HeraldSettings,
     rates: Sequence[int],
@@ -384,7 +344,6 @@ def run(
 ) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:6]
     settings = bench_settings(stack, workdir, run_id)
-    keyspace = settings.cassandra.keyspace
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(),
         "machine": machine(),
@@ -394,28 +353,17 @@ def run(
         "mix": "a third each push (android FCM, ios APNs alternating), sms (SNS), email (SMTP)",
     }
     cluster = cassandra_cluster(settings.cassandra)
-    session = cluster.connect()
     try:
+        session = cluster.connect()
         migrate(session, settings.cassandra)
-        with rig(settings, workdir, senders, session, run_id) as running:
-            say(f"prefix {settings.kafka.topic_prefix}, keyspace {keyspace}: workers ready")
-            steps = sweep(running, rates, seconds, say)
-            best = sustained(steps)
-            half = run_step(running, best // 2, seconds, 10, 120, say) if best >= 2 else None
-            if half is not None:
-                say("half of the highest sustained rate: " + describe(half))
-        results |= {
-            "steps": [asdict(s) for s in steps],
-            "sustained_per_s": best,
-            "half_rate_step": asdict(half) if half else None,
-            "messages_published": running.next_index,
-        }
-        results["rows_found"] = rows = _rows(session, keyspace)
-        results["rows_missing"] = 2 * running.next_index - sum(rows.values())
+        results |= measure(settings, session, rates, seconds, senders, workdir, say, run_id)
+    except CASSANDRA_ERRORS as error:
+        raise HeraldError(
+            f"Cassandra failed during the benchmark: {type(error).__name__}"
+        ) from error
     finally:
         if not keep:
-            session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
-            delete_run(settings, say)
+            _clean(settings, cluster, say)
         cluster.shutdown()
     drained = sink.run(stack, sink_events, out.with_suffix(".sink.json"), workdir, say, keep=keep)
     results["sink_drain"] = {k: v for k, v in drained.items() if k != "samples"}

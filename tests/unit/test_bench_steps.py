@@ -5,7 +5,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from herald.bench.delivery import (
+from herald.bench.steps import (
     SINK,
     Step,
     bench_message,
