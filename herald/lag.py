@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -14,23 +15,47 @@ from herald.settings import HeraldSettings
 
 def group_lag(settings: HeraldSettings, group: str, topics: Sequence[str]) -> int:
     """Messages on ``topics`` that ``group`` has not committed yet (0 when caught up)."""
-    consumer = Consumer(
-        settings.kafka.client_config(**{"group.id": group, "enable.auto.commit": False})
-    )
+    offsets = GroupOffsets(settings, group, topics)
     try:
-        metadata = consumer.list_topics(timeout=10)
-        partitions = [
-            TopicPartition(topic, p) for topic in topics for p in metadata.topics[topic].partitions
-        ]
-        committed = consumer.committed(partitions, timeout=10)
-        lag = 0
-        for tp in committed:
-            low, high = consumer.get_watermark_offsets(tp, timeout=10)
-            position = tp.offset if tp.offset >= 0 else low
-            lag += max(high - position, 0)
-        return lag
+        return offsets.read().lag
     finally:
-        consumer.close()
+        offsets.close()
+
+
+@dataclass(frozen=True)
+class Progress:
+    committed: int  # records the group has committed, over all partitions
+    lag: int  # records on the topics it has not committed yet
+
+
+class GroupOffsets:
+    """Reads, as often as asked, how far ``group`` got on ``topics`` (one client, kept open;
+    it never joins the group)."""
+
+    def __init__(self, settings: HeraldSettings, group: str, topics: Sequence[str]) -> None:
+        self.group = group
+        self._topics = list(topics)
+        self._consumer = Consumer(
+            settings.kafka.client_config(**{"group.id": group, "enable.auto.commit": False})
+        )
+
+    def read(self) -> Progress:
+        metadata = self._consumer.list_topics(timeout=10)
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in self._topics
+            for p in metadata.topics[topic].partitions
+        ]
+        committed, lag = 0, 0
+        for tp in self._consumer.committed(partitions, timeout=10):
+            low, high = self._consumer.get_watermark_offsets(tp, timeout=10)
+            position = tp.offset if tp.offset >= 0 else low
+            committed += max(position - low, 0)
+            lag += max(high - position, 0)
+        return Progress(committed, lag)
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def wait_caught_up(

@@ -38,6 +38,7 @@ from herald.topics import TopicNames
 from herald.workers import WorkerProcess, worker_env
 
 Say = Callable[[str], None]
+TABLES = ("notification_status", "user_notifications")  # each status event: a row in each
 
 
 def statuses(count: int, start: datetime) -> Iterator[DeliveryStatus]:
@@ -139,10 +140,7 @@ def run(
         env = worker_env(settings, workdir, HERALD_CASSANDRA__KEYSPACE=keyspace)
         with WorkerProcess("sink", env, workdir / f"sink-{run_id}.log") as worker:
             results = drain(settings, worker, events, say, limit_s)
-        rows = {
-            t: count_rows(session, keyspace, t)
-            for t in ("notification_status", "user_notifications")
-        }
+        rows = {t: count_rows(session, keyspace, t) for t in TABLES}
         say(f"rows in Cassandra: {rows}")
         results = {
             "events": events,

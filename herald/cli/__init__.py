@@ -9,6 +9,7 @@ import typer
 
 from herald.cli.common import fail, settings
 from herald.cli.db import db_app
+from herald.cli.delivery import bench_delivery
 from herald.cli.pipeline import bench_app, dlq_app, publish, schemas_app, topics_app, worker_app
 from herald.cli.sandbox import sandbox_app
 from herald.cli.sender import worker_sender
@@ -28,6 +29,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")
 worker_app.command("sink")(worker_sink)
 bench_app.command("sink")(bench_sink)
+bench_app.command("delivery")(bench_delivery)
 app.command("publish")(publish)
 
 
