@@ -153,10 +153,10 @@ class SinkWorker:
         self._retrying("write", "writing statuses to Cassandra", lambda: self._write(writes))
         if decoded.dead:
             self._dead_letter(decoded.dead)
-        self._commit(next_offsets(position(m) for m in records))
-        self.written += len(decoded.rows)
+        self.written += len(decoded.rows)  # counted before the commit a lag check waits for
         self.metrics.written((STATUS_TABLE, USER_TABLE), len(decoded.rows))
         self.metrics.batches.observe(len(records))
+        self._commit(next_offsets(position(m) for m in records))
 
     def decode(self, records: Sequence[Message]) -> Decoded:
         decoded = Decoded()
