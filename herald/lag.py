@@ -58,6 +58,19 @@ class GroupOffsets:
         self._consumer.close()
 
 
+def assigned_lag(consumer: Consumer) -> int:
+    """Records on ``consumer``'s assigned partitions past its position (what it has taken),
+    from the high watermarks its fetches brought back: no request to the broker. Partitions it
+    has taken nothing from since their assignment are not counted."""
+    lag = 0
+    for tp in consumer.position(consumer.assignment()):
+        if tp.offset < 0:
+            continue
+        _, high = consumer.get_watermark_offsets(tp, cached=True)
+        lag += max(high - tp.offset, 0)
+    return lag
+
+
 def wait_caught_up(
     settings: HeraldSettings, group: str, topics: Sequence[str], timeout_s: float = 60.0
 ) -> None:

@@ -268,6 +268,13 @@ class SinkSettings(_Frozen):
     day_bucket_tz: str = "UTC"
 
 
+class MetricsSettings(_Frozen):
+    """Prometheus metrics of the sender and sink workers (`--metrics-port` overrides port)."""
+
+    port: int | None = None  # None: not served; 0: a free port, printed at start
+    host: str = "127.0.0.1"  # 0.0.0.0 to be scraped from other machines
+
+
 class HeraldSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HERALD_", env_nested_delimiter="__", frozen=True, extra="ignore"
@@ -281,6 +288,7 @@ class HeraldSettings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     def with_prefix(self, prefix: str) -> HeraldSettings:
         """The same settings on another topic prefix (a demo run, a test, a benchmark)."""

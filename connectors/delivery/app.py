@@ -21,6 +21,7 @@ from connectors.registry import build_senders, channel_providers, close_senders,
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, TopicCodec
 from herald.deferred import DeferredStore
+from herald.metrics import SenderMetrics
 from herald.models import Channel
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
@@ -34,9 +35,12 @@ async def run_sender(
     channel: Channel,
     on_ready: Callable[[], None],
     stop: asyncio.Event | None = None,
+    metrics: SenderMetrics | None = None,
 ) -> None:
-    """Run the sender worker of ``channel`` until ``stop`` is set (or SIGTERM / SIGINT)."""
+    """Run the sender worker of ``channel`` until ``stop`` is set (or SIGTERM / SIGINT),
+    counting into ``metrics`` (serve its registry to expose them)."""
     stop = stop or asyncio.Event()
+    metrics = metrics or SenderMetrics(channel.value)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -46,7 +50,7 @@ async def run_sender(
         pipeline_topics(names, settings.pipeline.partitions),
     )
     async with AsyncExitStack() as stack:
-        worker = await _assemble(settings, channel, names, stack, on_ready)
+        worker = await _assemble(settings, channel, names, stack, on_ready, metrics)
         worker.subscribe()
         await worker.run(stop)
 
@@ -57,6 +61,7 @@ async def _assemble(
     names: TopicNames,
     stack: AsyncExitStack,
     on_ready: Callable[[], None],
+    metrics: SenderMetrics,
 ) -> SenderWorker:
     delivery = settings.delivery
     # A round runs up to batch_size messages at once, each a few short Redis calls: they
@@ -96,6 +101,7 @@ async def _assemble(
         emitter,
         topic_codec,
         delivery,
+        metrics,
     )
     return SenderWorker(
         consumer,

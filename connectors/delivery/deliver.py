@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from connectors.registry import push_provider_for
 from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
 from herald.errors import HeraldError, where
+from herald.metrics import CallResult, DeliveryOutcome, SenderMetrics, finished
 from herald.models import Channel, ChannelMessage, State
 from herald.settings import DeliverySettings
 from herald.topics import TopicNames
@@ -43,6 +45,14 @@ Origin = tuple[str, int, int]  # topic, partition, offset (the retry set: key, -
 
 class Undeliverable(HeraldError):
     """A message no provider of this worker can take (wrong channel, no platform)."""
+
+
+def call_result(error: BaseException) -> CallResult:
+    if isinstance(error, TransientDeliveryError):
+        return CallResult.TRANSIENT
+    if isinstance(error, PermanentDeliveryError):
+        return CallResult.PERMANENT
+    return CallResult.UNKNOWN
 
 
 def utc_now() -> datetime:
@@ -84,6 +94,7 @@ class Delivery:
         emitter: Emitter,
         codec: TopicCodec[ChannelMessage],
         settings: DeliverySettings,
+        metrics: SenderMetrics,
         *,
         clock: Callable[[], datetime] = utc_now,
         random_source: Random = random.random,
@@ -97,6 +108,7 @@ class Delivery:
         self.emit = emitter
         self.codec = codec
         self.settings = settings
+        self.metrics = metrics
         self.clock = clock
         self.random = random_source
         self.sleep = sleep
@@ -113,9 +125,11 @@ class Delivery:
         claim = await self.shared.ledger.begin(key, message.attempt)
         if isinstance(claim, Terminal):  # delivered before: its status again, no second send
             self.emit.status(message, claim.outcome, self.clock())
+            self.metrics.delivery(claim.outcome.provider, DeliveryOutcome.DUPLICATE_SKIPPED)
             return
         if isinstance(claim, Busy):  # another call of it is under way
             await self._wait(message, datetime.fromtimestamp(claim.until, UTC))
+            self.metrics.delivery(None, DeliveryOutcome.DEFERRED_BUSY)
             return
         if message.deadline is not None and message.deadline <= self.clock():
             outcome = Outcome(
@@ -140,7 +154,9 @@ class Delivery:
             await self._all_open(message, key, providers)
             return
         await self.shared.ledger.calling(key, provider)
-        await self.sleep(await self.shared.buckets.acquire(provider))
+        wait = await self.shared.buckets.acquire(provider)
+        self.metrics.bucket_wait(provider, wait)
+        await self.sleep(wait)
         await self._call(message, key, origin, provider)
 
     def _providers(self, message: ChannelMessage) -> tuple[str, ...]:
@@ -193,13 +209,24 @@ class Delivery:
     async def _send(self, sender: Sender, message: ChannelMessage, provider: str) -> Receipt:
         """One call; anything but the three delivery errors (a sender's bug, a call that
         outlived every timeout) may have left, so it counts as an unknown outcome."""
+        started, result = time.perf_counter(), CallResult.UNKNOWN
         try:
-            return await sender.send(message, idempotency_key(message))
-        except (TransientDeliveryError, PermanentDeliveryError, UnknownOutcomeError):
+            receipt = await sender.send(message, idempotency_key(message))
+            result = CallResult.OK
+            return receipt
+        except (TransientDeliveryError, PermanentDeliveryError, UnknownOutcomeError) as error:
+            result = call_result(error)
             raise
         except Exception as error:
             log.error("%s sender raised %s at %s", provider, type(error).__name__, where(error))
             raise UnknownOutcomeError(provider, f"unexpected {type(error).__name__}") from error
+        finally:
+            self.metrics.provider_call(provider, result, time.perf_counter() - started)
+
+    async def sample_breakers(self) -> None:
+        """Each provider's breaker phase into the metrics (once a round)."""
+        for provider in self.senders:
+            self.metrics.breaker_phase(provider, await self.shared.breakers.phase(provider))
 
     # -- outcomes ------------------------------------------------------------------------------
     async def _retry_or_give_up(
@@ -249,6 +276,7 @@ class Delivery:
             ),
             now,
         )
+        self.metrics.delivery(provider, DeliveryOutcome.RETRY_SCHEDULED)
 
     async def _refused(
         self, message: ChannelMessage, key: str, provider: str, error: PermanentDeliveryError
@@ -276,6 +304,7 @@ class Delivery:
             ),
             self.clock(),
         )
+        self.metrics.delivery(None, DeliveryOutcome.DEFERRED_BREAKER_OPEN)
 
     async def _wait(self, message: ChannelMessage, due: datetime) -> None:
         await self.shared.retries.add(due, self.codec.encode(message))
@@ -283,6 +312,7 @@ class Delivery:
     async def _finish(self, message: ChannelMessage, key: str, outcome: Outcome) -> Outcome:
         recorded = await self.shared.ledger.finish(key, outcome)
         self.emit.status(message, recorded, self.clock())
+        self.metrics.delivery(recorded.provider, finished(recorded.state, recorded == outcome))
         return recorded
 
     async def _dead_letter(

@@ -26,6 +26,7 @@ from connectors.delivery.emit import Emitter
 from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
 from herald.errors import CodecError, where
+from herald.lag import assigned_lag
 from herald.models import ChannelMessage
 from herald.outages import INFRASTRUCTURE
 from herald.settings import HeraldSettings
@@ -98,7 +99,13 @@ class SenderWorker:
         if records:
             await asyncio.to_thread(self._consumer.commit, asynchronous=False)
         await self._retries.done(due)
+        await self._sample(len(records), len(due))
         return len(records) + len(due)
+
+    async def _sample(self, records: int, retries: int) -> None:
+        await self._delivery.sample_breakers()
+        pending = await self._retries.pending()
+        self._delivery.metrics.round(records, retries, pending, assigned_lag(self._consumer))
 
     async def _record(self, record: Message) -> None:
         error = record.error()
@@ -121,14 +128,17 @@ class SenderWorker:
             message = self._codec.decode(value)
         except CodecError as error:
             self._emit.dead_letter(key, value, f"CodecError: {error}", origin, datetime.now(UTC))
+            self._delivery.metrics.rejected_record("undecodable")
             return
         try:
             await self._delivery.handle(message, origin)
         except Undeliverable as error:
             self._emit.dead_letter(key, value, str(error), origin, datetime.now(UTC))
+            self._delivery.metrics.rejected_record("undeliverable")
         except INFRASTRUCTURE:
             raise
         except Exception as error:
             log.error("unexpected %s at %s", type(error).__name__, where(error))
             reason = f"unexpected {type(error).__name__} at {where(error)}"
             self._emit.dead_letter(key, value, reason, origin, datetime.now(UTC))
+            self._delivery.metrics.rejected_record("unexpected")

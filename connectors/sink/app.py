@@ -18,6 +18,7 @@ from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
 from herald.codec import AvroCodec
 from herald.contracts import STATUS, TopicCodec
 from herald.errors import HeraldError
+from herald.metrics import SinkMetrics
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
@@ -40,8 +41,9 @@ def ensure_sink_topics(settings: HeraldSettings) -> None:
     )
 
 
-def run_sink(settings: HeraldSettings) -> int:
-    """Run until SIGTERM or SIGINT; returns the status events written."""
+def run_sink(settings: HeraldSettings, metrics: SinkMetrics | None = None) -> int:
+    """Run until SIGTERM or SIGINT, counting into ``metrics`` (serve its registry to expose
+    them); returns the status events written."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -73,6 +75,7 @@ def run_sink(settings: HeraldSettings) -> int:
                 TopicCodec(codec, names.status, STATUS),
                 store,
                 stop,
+                metrics or SinkMetrics(),
             )
             worker.run()
         return worker.written

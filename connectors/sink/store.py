@@ -37,6 +37,12 @@ class SinkUnavailable(HeraldError):
         self.remaining = remaining
 
 
+def request_kinds(writes: Sequence[Write]) -> tuple[int, int]:
+    """How many of ``writes`` are batches, and how many single inserts."""
+    batches = sum(isinstance(statement, BatchStatement) for statement, _ in writes)
+    return batches, len(writes) - batches
+
+
 def insert_cql(keyspace: str, table: str, columns: Sequence[str]) -> str:
     marks = ", ".join("?" for _ in columns)
     return f"INSERT INTO {keyspace}.{table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608

@@ -20,11 +20,20 @@ from typing import TypeVar
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from connectors.sink.rows import StatusRow, to_row
-from connectors.sink.store import SinkUnavailable, StatusStore, Write
+from connectors.sink.store import (
+    STATUS_TABLE,
+    USER_TABLE,
+    SinkUnavailable,
+    StatusStore,
+    Write,
+    request_kinds,
+)
 from herald import deadletter
 from herald.codec import RegistryError
 from herald.contracts import TopicCodec
 from herald.errors import CodecError, HeraldError
+from herald.lag import assigned_lag
+from herald.metrics import SinkMetrics
 from herald.models import DeliveryStatus
 from herald.settings import HeraldSettings, SinkSettings
 from herald.topics import TopicNames
@@ -93,6 +102,7 @@ class SinkWorker:
         codec: TopicCodec[DeliveryStatus],
         store: StatusStore,
         stop: threading.Event,
+        metrics: SinkMetrics,
     ) -> None:
         self.settings = settings
         self.names = names
@@ -101,6 +111,7 @@ class SinkWorker:
         self.codec = codec
         self.store = store
         self.stop = stop
+        self.metrics = metrics
         self.written = 0  # status events written (each is two rows)
         self._ready = False
 
@@ -131,16 +142,21 @@ class SinkWorker:
                 records.append(message)
             else:
                 log.warning("consuming %s: %s", self.names.status, error.str())
-        if not records:
-            return 0
-        decoded = self._retrying("decoding statuses", lambda: self.decode(records))
+        if records:
+            self._sink(records)
+        self.metrics.lag.set(assigned_lag(self.consumer))
+        return len(records)
+
+    def _sink(self, records: list[Message]) -> None:
+        decoded = self._retrying("decode", "decoding statuses", lambda: self.decode(records))
         writes = self.store.writes(decoded.rows)
-        self._retrying("writing statuses to Cassandra", lambda: self._write(writes))
+        self._retrying("write", "writing statuses to Cassandra", lambda: self._write(writes))
         if decoded.dead:
             self._dead_letter(decoded.dead)
+        self.written += len(decoded.rows)  # counted before the commit a lag check waits for
+        self.metrics.written((STATUS_TABLE, USER_TABLE), len(decoded.rows))
+        self.metrics.batches.observe(len(records))
         self._commit(next_offsets(position(m) for m in records))
-        self.written += len(decoded.rows)
-        return len(records)
 
     def decode(self, records: Sequence[Message]) -> Decoded:
         decoded = Decoded()
@@ -153,11 +169,16 @@ class SinkWorker:
         return decoded
 
     def _write(self, writes: list[Write]) -> None:
+        batches, singles = request_kinds(writes)
+        started, failed = time.monotonic(), 0
         try:
             self.store.write(writes)
         except SinkUnavailable as exc:
+            failed = len(exc.remaining)
             writes[:] = exc.remaining  # only the failed ones are tried again
             raise
+        finally:
+            self.metrics.write_attempt(batches, singles, failed, time.monotonic() - started)
 
     def _dead_letter(self, dead: list[tuple[Message, str]]) -> None:
         now = datetime.now(UTC)
@@ -175,7 +196,8 @@ class SinkWorker:
             self.producer.produce(
                 self.names.dead_letter, key=message.key(), value=message.value(), headers=headers
             )
-        self._retrying("confirming dead letters", self._flush)
+        self._retrying("dead_letter", "confirming dead letters", self._flush)
+        self.metrics.dead_letters.inc(len(dead))
 
     def _flush(self) -> None:
         if self.producer.flush(10) > 0:
@@ -189,12 +211,13 @@ class SinkWorker:
             # records again and rewrites the same rows.
             log.warning("commit failed, the batch will be written again: %s", exc)
 
-    def _retrying(self, what: str, action: Callable[[], T]) -> T:
+    def _retrying(self, stage: str, what: str, action: Callable[[], T]) -> T:
         attempt, since = 0, time.monotonic()
         while True:
             try:
                 result = action()
             except TRANSIENT as exc:
+                self.metrics.retries.labels(stage).inc()
                 delay = backoff_s(attempt, self.settings.retry_backoff_max_s)
                 log.warning(
                     "%s failed for %.0fs (%s); retrying the same batch in %.1fs, polling nothing",

@@ -6,14 +6,16 @@ import asyncio
 
 import typer
 
-from herald.cli.common import fail, settings
+from herald.cli.common import METRICS_PORT_HELP, fail, metrics_served, settings
 from herald.errors import HeraldError
+from herald.metrics import SenderMetrics
 from herald.models import Channel
 from herald.workers import READY_MARK
 
 
 def worker_sender(
     channel: Channel = typer.Option(..., "--channel", help="The channel to deliver."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, help=METRICS_PORT_HELP),
 ) -> None:
     """Deliver a channel's messages through its providers until stopped (SIGTERM)."""
     from connectors.delivery.app import run_sender  # imports every provider's client: only here
@@ -21,7 +23,10 @@ def worker_sender(
     def ready() -> None:
         typer.echo(f"sender {channel.value}: {READY_MARK}")
 
+    config = settings()
+    metrics = SenderMetrics(channel.value)
     try:
-        asyncio.run(run_sender(settings(), channel, on_ready=ready))
+        with metrics_served(config, metrics_port, metrics.registry):
+            asyncio.run(run_sender(config, channel, on_ready=ready, metrics=metrics))
     except HeraldError as error:
         raise fail(error) from error

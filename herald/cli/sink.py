@@ -7,17 +7,23 @@ from pathlib import Path
 
 import typer
 
-from herald.cli.common import fail, settings
+from herald.cli.common import METRICS_PORT_HELP, fail, metrics_served, settings
 from herald.errors import HeraldError
+from herald.metrics import SinkMetrics
 
 
-def worker_sink() -> None:
+def worker_sink(
+    metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, help=METRICS_PORT_HELP),
+) -> None:
     """Write every status on {prefix}status into Cassandra's history tables until stopped."""
     from connectors.sink.app import run_sink
 
     logging.getLogger("herald.sink").setLevel(logging.INFO)
+    config = settings()
+    metrics = SinkMetrics()
     try:
-        written = run_sink(settings())
+        with metrics_served(config, metrics_port, metrics.registry):
+            written = run_sink(config, metrics)
     except HeraldError as error:
         raise fail(error) from error
     typer.echo(f"sink stopped after writing {written} status(es)")
