@@ -1,7 +1,8 @@
 """The sender worker of one channel: rounds of (Kafka batch + due retries) -> outcomes ->
 broker acknowledgements -> offset commit.
 
-A round takes up to ``batch_size`` records from ``{prefix}channel.{channel}`` (consumer group
+A round takes up to ``batch_size`` records (as soon as one is there, with what has arrived
+with it: ``herald.polling.take``) from ``{prefix}channel.{channel}`` (consumer group
 ``{prefix}sender-{channel}``, manual commits) and the retries that are due in the Redis set
 ``{prefix}retry.{channel}``, runs them all concurrently (at most ``in_flight`` provider calls),
 waits until the broker acknowledged every status, dead letter and invalidation they produced,
@@ -29,6 +30,7 @@ from herald.errors import CodecError, where
 from herald.lag import assigned_lag
 from herald.models import ChannelMessage
 from herald.outages import INFRASTRUCTURE
+from herald.polling import take
 from herald.settings import HeraldSettings
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,7 @@ class SenderWorker:
 
     async def round(self) -> int:
         """One round; returns how many records and retries it took."""
-        records = await asyncio.to_thread(self._consumer.consume, self._batch_size, self._poll_s)
+        records = await asyncio.to_thread(take, self._consumer, self._batch_size, self._poll_s)
         if self._assigned and not self._ready:
             self._ready = True
             self._on_ready()
