@@ -164,16 +164,25 @@ def _sandbox_dir() -> Path:
     return _xdg("XDG_DATA_HOME", ".local/share") / "herald" / "sandbox"
 
 
+UNLIMITED_RATE = 1_000_000.0  # calls a second: a provider limit this high is no limit
+
+
 class ProviderLimits(_Frozen):
     """What one provider account allows; shared by every sender worker through Redis."""
 
-    rate_per_s: float = 1000.0  # token bucket refill
+    rate_per_s: float = 1000.0  # token bucket refill; UNLIMITED_RATE or more: no bucket
     burst: int = 200
     timeout_s: float = 5.0  # per call
     # Circuit breaker: this many failures within the window open it for the cooldown.
     breaker_failures: int = 5
     breaker_window_s: float = 30.0
     breaker_cooldown_s: float = 15.0
+
+    @property
+    def limited(self) -> bool:
+        """False when the rate is so high the bucket would never hold a call back: the
+        senders then skip it (no Redis call)."""
+        return self.rate_per_s < UNLIMITED_RATE
 
 
 class FcmSettings(_Frozen):

@@ -223,10 +223,14 @@ class Delivery:
         finally:
             self.metrics.provider_call(provider, result, time.perf_counter() - started)
 
+    async def begin_round(self) -> None:
+        """Read the providers' breakers once for the round's picks."""
+        await self.shared.breakers.refresh(tuple(self.senders))
+
     async def sample_breakers(self) -> None:
-        """Each provider's breaker phase into the metrics (once a round)."""
-        for provider in self.senders:
-            self.metrics.breaker_phase(provider, await self.shared.breakers.phase(provider))
+        """Each provider's breaker phase into the metrics (once a round, in one read)."""
+        for provider, phase in (await self.shared.breakers.phases(tuple(self.senders))).items():
+            self.metrics.breaker_phase(provider, phase)
 
     # -- outcomes ------------------------------------------------------------------------------
     async def _retry_or_give_up(

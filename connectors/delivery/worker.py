@@ -92,6 +92,7 @@ class SenderWorker:
         if self._assigned and not self._ready:
             self._ready = True
             self._on_ready()
+        await self._delivery.begin_round()
         now = datetime.now(UTC)
         await self._retries.requeue_stale(now)
         due = await self._retries.claim_due(now, self._batch_size)
@@ -105,6 +106,8 @@ class SenderWorker:
         return len(records) + len(due)
 
     async def _sample(self, records: int, retries: int) -> None:
+        if not self._delivery.metrics.served:
+            return
         await self._delivery.sample_breakers()
         pending = await self._retries.pending()
         self._delivery.metrics.round(records, retries, pending, assigned_lag(self._consumer))
