@@ -255,6 +255,8 @@ class DeliverySettings(_Frozen):
     in_flight: int = 64  # provider calls in flight per sender worker
     batch_size: int = 500  # records a sender worker takes from Kafka (and retries) per round
     poll_s: float = 0.5  # how long a round waits for records before looking at due retries
+    # Once a record is there, how much longer a round waits to fill up (fewer, fuller rounds).
+    linger_s: float = 0.02
     ledger_ttl_s: int = 7 * 24 * 3600
     # An in-flight ledger entry older than this belongs to a sender that died mid-call.
     in_flight_stale_s: float = 60.0
@@ -272,6 +274,8 @@ class SinkSettings(_Frozen):
     """The status sink: herald.status into Cassandra."""
 
     batch_size: int = 2000  # records per poll
+    poll_s: float = 0.5  # the longest a poll waits for a first record
+    linger_s: float = 0.02  # once one is there, how much longer it waits to fill the batch
     concurrency: int = 256  # writes in flight
     retry_backoff_max_s: float = 10.0
     day_bucket_tz: str = "UTC"

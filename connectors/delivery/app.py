@@ -113,5 +113,6 @@ async def _assemble(
         emitter,
         batch_size=delivery.batch_size,
         poll_s=delivery.poll_s,
+        linger_s=delivery.linger_s,
         on_ready=on_ready,
     )

@@ -1,7 +1,7 @@
 """`herald worker sink`: ``{prefix}status`` into Cassandra, at least once, in bounded memory.
 
-One batch at a time: take up to ``sink.batch_size`` records (as soon as one is there, with
-what has arrived with it: ``herald.polling.take``), decode them (the undecodable go
+One batch at a time: take up to ``sink.batch_size`` records (as soon as one is there, plus
+what arrives within ``sink.linger_s``: ``herald.polling.take``), decode them (the undecodable go
 to the dead-letter topic), write two rows per status with ``sink.concurrency`` writes in
 flight, and commit the batch's offsets only once every row is written. While Cassandra (or
 the registry, or the broker for dead letters) fails, the same batch is retried with capped
@@ -43,7 +43,6 @@ from herald.workers import READY_MARK
 
 log = logging.getLogger("herald.sink")
 T = TypeVar("T")
-POLL_S = 0.5  # the longest a poll waits for a first record (it returns at once when one is there)
 
 
 class Stopped(HeraldError):
@@ -137,7 +136,9 @@ class SinkWorker:
 
     def step(self) -> int:
         """One batch: poll, decode, write, dead-letter, commit. Returns records handled."""
-        messages = take(self.consumer, self.settings.batch_size, POLL_S)
+        messages = take(
+            self.consumer, self.settings.batch_size, self.settings.poll_s, self.settings.linger_s
+        )
         records = []
         for message in messages:
             error = message.error()
