@@ -156,6 +156,13 @@ class Breakers:
         self._closed = {p for p, current in phases.items() if current is Phase.CLOSED}
         return phases
 
+    def picked(self, providers: Sequence[str]) -> str | None:
+        """What ``pick`` would return, when this round's read alone tells (no Redis call and
+        nothing to record): the first provider, if it was closed; None: ``pick`` must read."""
+        for provider in providers:
+            return provider if provider in self._closed else None
+        return None
+
     async def pick(self, providers: Sequence[str]) -> str | None:
         """The first provider whose breaker admits a call now; None when all are open."""
         for provider in providers:

@@ -228,3 +228,18 @@ def test_a_round_reads_the_breakers_once_and_sees_its_own_failures(
         assert await a.pick(["sns", "twilio"]) == "twilio"
 
     run(stack, scenario)
+
+
+def test_a_claim_can_record_the_provider_it_calls(stack: HeraldSettings) -> None:
+    async def scenario(client: redis.Redis, names: TopicNames) -> None:
+        clock = Clock()
+        dead = Ledger(client, "dead", stale_s=60, ttl_s=600, clock=clock)
+        alive = Ledger(client, "alive", stale_s=60, ttl_s=600, clock=clock)
+        key = names.ledger_key("n-calling", "sms")
+        assert await dead.begin(key, 0, calling="sns") == Go()  # then died mid-call
+        assert await client.hget(key, "provider") == b"sns"
+        clock.now += 61
+        assert await alive.begin(key, 0, calling="sns") == Go(reconcile_with="sns")
+        assert await client.hget(key, "provider") is None  # a reconciled claim names none yet
+
+    run(stack, scenario)
