@@ -27,7 +27,8 @@ NOTIFICATION_ID_HEADER = "X-Herald-Notification-Id"
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058
 MAX_SUBJECT_CHARS = 200
 MAX_7BIT_LINE = 998  # RFC 5322: longer lines need an encoding
-SMTP_COMPAT32 = email_policy.compat32.clone(linesep="\r\n")
+# Headers written unfolded (plain_header keeps them within a line), CRLF line ends.
+SMTP_COMPAT32 = email_policy.compat32.clone(linesep="\r\n", max_line_length=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +105,10 @@ def headers(
     ]
 
 
-def plain_header(value: str) -> bool:
-    """Printable ASCII only (no CR, LF or other control): safe to write as it is."""
-    return value.isascii() and value.isprintable()
+def plain_header(name: str, value: str) -> bool:
+    """Printable ASCII only (no CR, LF or other control), within one line: safe to write as
+    it is."""
+    return value.isascii() and value.isprintable() and len(name) + 2 + len(value) <= MAX_7BIT_LINE
 
 
 def build_email(
@@ -116,7 +118,7 @@ def build_email(
     by the cheap ``compat32`` classes; any other header goes through ``email.policy.SMTP``'s
     header registry, which encodes it or refuses a line break."""
     fields = headers(provider, message, policy, now)
-    if all(plain_header(value) for _, value in fields):
+    if all(plain_header(name, value) for name, value in fields):
         return _plain(fields, message)
     return _encoded(fields, message)
 

@@ -89,10 +89,12 @@ def test_a_title_with_cr_lf_cannot_add_headers() -> None:
     ],
 )
 def test_any_text_comes_back_as_it_was(title: str, body: str, html: str | None) -> None:
-    raw = build_email("smtp", message(title=title, body=body, html=html), POLICY, NOW).as_bytes()
+    mail_in = message(title=title, body=body, html=html, category="marketing")
+    raw = build_email("smtp", mail_in, POLICY, NOW).as_bytes()
     assert raw.isascii() and all(len(line) <= 998 for line in raw.split(b"\r\n"))
     mail = parsed(raw)
     assert mail["Subject"] == title
+    assert str(mail["List-Unsubscribe"]).strip().startswith("<https://n.example/unsubscribe?")
     text = mail if html is None else mail.get_body(("plain",))
     assert text.get_content().rstrip() == body
     if html is not None:
