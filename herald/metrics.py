@@ -64,8 +64,10 @@ def breaker_value(phase: str) -> int:
 class SenderMetrics:
     """One sender worker's metrics; every series carries its ``channel``."""
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: str, *, served: bool = True) -> None:
         self.channel = channel
+        # False: nobody scrapes them, so the worker samples no gauge that costs a Redis call
+        self.served = served
         self.registry = CollectorRegistry()
         reg = self.registry
         self.deliveries = Counter(

@@ -164,16 +164,25 @@ def _sandbox_dir() -> Path:
     return _xdg("XDG_DATA_HOME", ".local/share") / "herald" / "sandbox"
 
 
+UNLIMITED_RATE = 1_000_000.0  # calls a second: a provider limit this high is no limit
+
+
 class ProviderLimits(_Frozen):
     """What one provider account allows; shared by every sender worker through Redis."""
 
-    rate_per_s: float = 1000.0  # token bucket refill
+    rate_per_s: float = 1000.0  # token bucket refill; UNLIMITED_RATE or more: no bucket
     burst: int = 200
     timeout_s: float = 5.0  # per call
     # Circuit breaker: this many failures within the window open it for the cooldown.
     breaker_failures: int = 5
     breaker_window_s: float = 30.0
     breaker_cooldown_s: float = 15.0
+
+    @property
+    def limited(self) -> bool:
+        """False when the rate is so high the bucket would never hold a call back: the
+        senders then skip it (no Redis call)."""
+        return self.rate_per_s < UNLIMITED_RATE
 
 
 class FcmSettings(_Frozen):
@@ -246,6 +255,8 @@ class DeliverySettings(_Frozen):
     in_flight: int = 64  # provider calls in flight per sender worker
     batch_size: int = 500  # records a sender worker takes from Kafka (and retries) per round
     poll_s: float = 0.5  # how long a round waits for records before looking at due retries
+    # Once a record is there, how much longer a round waits to fill up (fewer, fuller rounds).
+    linger_s: float = 0.02
     ledger_ttl_s: int = 7 * 24 * 3600
     # An in-flight ledger entry older than this belongs to a sender that died mid-call.
     in_flight_stale_s: float = 60.0
@@ -263,6 +274,8 @@ class SinkSettings(_Frozen):
     """The status sink: herald.status into Cassandra."""
 
     batch_size: int = 2000  # records per poll
+    poll_s: float = 0.5  # the longest a poll waits for a first record
+    linger_s: float = 0.02  # once one is there, how much longer it waits to fill the batch
     concurrency: int = 256  # writes in flight
     retry_backoff_max_s: float = 10.0
     day_bucket_tz: str = "UTC"

@@ -38,9 +38,10 @@ async def run_sender(
     metrics: SenderMetrics | None = None,
 ) -> None:
     """Run the sender worker of ``channel`` until ``stop`` is set (or SIGTERM / SIGINT),
-    counting into ``metrics`` (serve its registry to expose them)."""
+    counting into ``metrics`` (serve its registry to expose them; ``metrics.served`` false:
+    the gauges that cost a Redis call are not sampled)."""
     stop = stop or asyncio.Event()
-    metrics = metrics or SenderMetrics(channel.value)
+    metrics = metrics or SenderMetrics(channel.value, served=False)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -112,5 +113,6 @@ async def _assemble(
         emitter,
         batch_size=delivery.batch_size,
         poll_s=delivery.poll_s,
+        linger_s=delivery.linger_s,
         on_ready=on_ready,
     )

@@ -111,7 +111,13 @@ def loads(raw: bytes | str | None) -> BreakerState:
 
 
 class Breakers:
-    """Every provider's breaker of one deployment, in Redis; updates are atomic (WATCH)."""
+    """Every provider's breaker of one deployment, in Redis; updates are atomic (WATCH).
+
+    A sender worker reads them all once a round (``refresh``): a provider closed then is picked
+    without reading again, and its successes, which cannot change a closed breaker, write
+    nothing, until this worker records a failure of it (then it reads again). Another worker's
+    change is seen at the next round, as it would be by calls already picked.
+    """
 
     TTL_S = 24 * 3600  # a breaker nobody touched for a day is closed
 
@@ -126,6 +132,7 @@ class Breakers:
         self._names = names
         self._policies = {name: BreakerPolicy.from_limits(lim) for name, lim in limits.items()}
         self._clock = clock
+        self._closed: set[str] = set()  # closed at the last refresh, no failure recorded since
 
     async def state(self, provider: str) -> BreakerState:
         return loads(await self._client.get(self._names.breaker_key(provider)))
@@ -133,10 +140,33 @@ class Breakers:
     async def phase(self, provider: str) -> Phase:
         return phase(await self.state(provider), self._clock(), self._policies[provider])
 
+    async def phases(self, providers: Sequence[str]) -> dict[str, Phase]:
+        """Every provider's phase now, in one read."""
+        if not providers:
+            return {}
+        raw = await self._client.mget([self._names.breaker_key(p) for p in providers])
+        now = self._clock()
+        return {
+            p: phase(loads(r), now, self._policies[p]) for p, r in zip(providers, raw, strict=True)
+        }
+
+    async def refresh(self, providers: Sequence[str]) -> dict[str, Phase]:
+        """Read ``providers``' breakers for the round that starts (one Redis call)."""
+        phases = await self.phases(providers)
+        self._closed = {p for p, current in phases.items() if current is Phase.CLOSED}
+        return phases
+
+    def picked(self, providers: Sequence[str]) -> str | None:
+        """What ``pick`` would return, when this round's read alone tells (no Redis call and
+        nothing to record): the first provider, if it was closed; None: ``pick`` must read."""
+        for provider in providers:
+            return provider if provider in self._closed else None
+        return None
+
     async def pick(self, providers: Sequence[str]) -> str | None:
         """The first provider whose breaker admits a call now; None when all are open."""
         for provider in providers:
-            if await self._admit(provider):
+            if provider in self._closed or await self._admit(provider):
                 return provider
         return None
 
@@ -147,6 +177,9 @@ class Breakers:
         return min(due) if due else None
 
     async def record(self, provider: str, ok: bool) -> None:
+        if ok and provider in self._closed:
+            return  # a success leaves a closed breaker (and an open one) as it is
+        self._closed.discard(provider)
         policy = self._policies[provider]
         before, after = await self._update(provider, lambda s: record(s, ok, self._clock(), policy))
         if before.opened_at != after.opened_at:
@@ -171,6 +204,9 @@ class Breakers:
         self, provider: str, step: Callable[[BreakerState], BreakerState]
     ) -> tuple[BreakerState, BreakerState]:
         key = self._names.breaker_key(provider)
+        before = await self.state(provider)
+        if step(before) == before:
+            return before, before  # nothing to write, so nothing to guard
         while True:
             async with self._client.pipeline(transaction=True) as pipe:
                 try:

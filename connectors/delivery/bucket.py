@@ -4,6 +4,7 @@ Each call takes a token; tokens refill at ``rate_per_s`` up to ``burst``. A call
 bucket empty still takes its token (the count goes below zero: a reservation) and is told how
 long to wait for it, so waiting callers are served in the order they came and nobody polls.
 The script reads Redis' own clock, so workers on different machines agree on the refill.
+A provider whose limit is lifted (``ProviderLimits.limited`` false) has no bucket: no Redis call.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Buckets:
     async def acquire(self, provider: str) -> float:
         """Seconds to wait before calling ``provider`` (0: go now)."""
         limits = self._limits[provider]
+        if not limits.limited:
+            return 0.0
         args: list[float] = [limits.rate_per_s, float(limits.burst)]
         wait = await self._acquire(keys=[self._names.bucket_key(provider)], args=args)
         return float(wait)

@@ -122,7 +122,8 @@ class Delivery:
         """Take ``message`` to its next outcome."""
         providers = self._providers(message)
         key = self.ledger_key(message)
-        claim = await self.shared.ledger.begin(key, message.attempt)
+        picked = self.shared.breakers.picked(providers)  # known without a read: claimed with it
+        claim = await self.shared.ledger.begin(key, message.attempt, calling=picked)
         if isinstance(claim, Terminal):  # delivered before: its status again, no second send
             self.emit.status(message, claim.outcome, self.clock())
             self.metrics.delivery(claim.outcome.provider, DeliveryOutcome.DUPLICATE_SKIPPED)
@@ -149,11 +150,18 @@ class Delivery:
                 )
                 return
             providers = (claim.reconcile_with,)  # the same key to the same provider
+        elif picked is not None:  # the claim recorded it
+            await self._go(message, key, origin, picked)
+            return
         provider = await self.shared.breakers.pick(providers)
         if provider is None:
             await self._all_open(message, key, providers)
             return
         await self.shared.ledger.calling(key, provider)
+        await self._go(message, key, origin, provider)
+
+    async def _go(self, message: ChannelMessage, key: str, origin: Origin, provider: str) -> None:
+        """The bucket's wait, then the call."""
         wait = await self.shared.buckets.acquire(provider)
         self.metrics.bucket_wait(provider, wait)
         await self.sleep(wait)
@@ -223,10 +231,14 @@ class Delivery:
         finally:
             self.metrics.provider_call(provider, result, time.perf_counter() - started)
 
+    async def begin_round(self) -> None:
+        """Read the providers' breakers once for the round's picks."""
+        await self.shared.breakers.refresh(tuple(self.senders))
+
     async def sample_breakers(self) -> None:
-        """Each provider's breaker phase into the metrics (once a round)."""
-        for provider in self.senders:
-            self.metrics.breaker_phase(provider, await self.shared.breakers.phase(provider))
+        """Each provider's breaker phase into the metrics (once a round, in one read)."""
+        for provider, phase in (await self.shared.breakers.phases(tuple(self.senders))).items():
+            self.metrics.breaker_phase(provider, phase)
 
     # -- outcomes ------------------------------------------------------------------------------
     async def _retry_or_give_up(

@@ -9,6 +9,8 @@ One Redis hash per delivery, claimed in Lua before every provider call:
   under way -> ``Busy`` until the claim goes stale;
 - in flight with a stale owner (a sender died mid-call): claimed again -> ``Go`` naming the
   provider the dead owner was calling, which may have delivered it.
+The caller may name the provider it will call (known before the claim when its breaker was
+closed at the round's start): it is recorded with the claim, saving ``calling``'s round trip.
 ``Go.reconcile_with`` names a provider whose earlier call has an unknown outcome (the stale
 case, or an ``UnknownOutcomeError`` released for another attempt): the caller may only send
 again through that provider, with the same idempotency key, when it deduplicates by it;
@@ -44,7 +46,11 @@ end
 redis.call('HSET', KEYS[1], 'state', 'in_flight', 'owner', ARGV[1], 'attempt', ARGV[2],
            'at', ARGV[3])
 redis.call('HDEL', KEYS[1], 'provider')
-if uncertain then redis.call('HSET', KEYS[1], 'uncertain', uncertain) end
+if uncertain then
+  redis.call('HSET', KEYS[1], 'uncertain', uncertain)
+elseif ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'provider', ARGV[6])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return {'go', uncertain or ''}
 """
@@ -152,13 +158,16 @@ class Ledger:
         self._release = client.register_script(_RELEASE)
         self._finish = client.register_script(_FINISH)
 
-    async def begin(self, key: str, attempt: int) -> Claim:
+    async def begin(self, key: str, attempt: int, calling: str | None = None) -> Claim:
+        """Claim ``key`` for a call. ``calling``: the provider the call will go to, recorded
+        with the claim (as ``calling`` would) unless the claim is to be reconciled."""
         args: list[str | int | float] = [
             self.owner,
             attempt,
             repr(self._clock()),
             self._stale_s,
             self._ttl_s,
+            calling or "",
         ]
         kind, value = await self._begin(keys=[key], args=args)
         if kind == b"terminal":

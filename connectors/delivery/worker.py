@@ -1,7 +1,8 @@
 """The sender worker of one channel: rounds of (Kafka batch + due retries) -> outcomes ->
 broker acknowledgements -> offset commit.
 
-A round takes up to ``batch_size`` records from ``{prefix}channel.{channel}`` (consumer group
+A round takes up to ``batch_size`` records (as soon as one is there, plus what arrives within
+``linger_s``: ``herald.polling.take``) from ``{prefix}channel.{channel}`` (consumer group
 ``{prefix}sender-{channel}``, manual commits) and the retries that are due in the Redis set
 ``{prefix}retry.{channel}``, runs them all concurrently (at most ``in_flight`` provider calls),
 waits until the broker acknowledged every status, dead letter and invalidation they produced,
@@ -29,6 +30,7 @@ from herald.errors import CodecError, where
 from herald.lag import assigned_lag
 from herald.models import ChannelMessage
 from herald.outages import INFRASTRUCTURE
+from herald.polling import take
 from herald.settings import HeraldSettings
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class SenderWorker:
         *,
         batch_size: int,
         poll_s: float,
+        linger_s: float = 0.0,
         on_ready: Callable[[], None] = lambda: None,
     ) -> None:
         self._consumer = consumer
@@ -69,6 +72,7 @@ class SenderWorker:
         self._emit = emitter
         self._batch_size = batch_size
         self._poll_s = poll_s
+        self._linger_s = linger_s
         self._on_ready = on_ready
         self._assigned = False
         self._ready = False
@@ -86,10 +90,13 @@ class SenderWorker:
 
     async def round(self) -> int:
         """One round; returns how many records and retries it took."""
-        records = await asyncio.to_thread(self._consumer.consume, self._batch_size, self._poll_s)
+        records = await asyncio.to_thread(
+            take, self._consumer, self._batch_size, self._poll_s, self._linger_s
+        )
         if self._assigned and not self._ready:
             self._ready = True
             self._on_ready()
+        await self._delivery.begin_round()
         now = datetime.now(UTC)
         await self._retries.requeue_stale(now)
         due = await self._retries.claim_due(now, self._batch_size)
@@ -103,6 +110,8 @@ class SenderWorker:
         return len(records) + len(due)
 
     async def _sample(self, records: int, retries: int) -> None:
+        if not self._delivery.metrics.served:
+            return
         await self._delivery.sample_breakers()
         pending = await self._retries.pending()
         self._delivery.metrics.round(records, retries, pending, assigned_lag(self._consumer))

@@ -7,12 +7,15 @@ address that does not parse is refused as invalid before any I/O.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email import errors as email_errors
 from email import policy as email_policy
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime
 from urllib.parse import quote
 
@@ -23,6 +26,9 @@ from herald.settings import HeraldSettings
 NOTIFICATION_ID_HEADER = "X-Herald-Notification-Id"
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058
 MAX_SUBJECT_CHARS = 200
+MAX_7BIT_LINE = 998  # RFC 5322: longer lines need an encoding
+# Headers written unfolded (plain_header keeps them within a line), CRLF line ends.
+SMTP_COMPAT32 = email_policy.compat32.clone(linesep="\r\n", max_line_length=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,17 +90,72 @@ def message_id(notification_id: str, from_address: str) -> str:
     return f"<{notification_id}.email@{domain}>"
 
 
+def headers(
+    provider: str, message: ChannelMessage, policy: EmailPolicy, now: datetime
+) -> list[tuple[str, str]]:
+    """The message's headers, in order; the address is checked (invalid: refused)."""
+    return [
+        ("From", policy.from_address),
+        ("To", str(recipient(provider, message.address))),
+        ("Subject", one_line(message.title or "")),
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id(message.notification_id, policy.from_address)),
+        (NOTIFICATION_ID_HEADER, message.notification_id),
+        *unsubscribe_headers(message, policy).items(),
+    ]
+
+
+def plain_header(name: str, value: str) -> bool:
+    """Printable ASCII only (no CR, LF or other control), within one line: safe to write as
+    it is."""
+    return value.isascii() and value.isprintable() and len(name) + 2 + len(value) <= MAX_7BIT_LINE
+
+
 def build_email(
     provider: str, message: ChannelMessage, policy: EmailPolicy, now: datetime
-) -> EmailMessage:
+) -> Message:
+    """The MIME message. Headers of printable ASCII (the usual case) are written as they are
+    by the cheap ``compat32`` classes; any other header goes through ``email.policy.SMTP``'s
+    header registry, which encodes it or refuses a line break."""
+    fields = headers(provider, message, policy, now)
+    if all(plain_header(name, value) for name, value in fields):
+        return _plain(fields, message)
+    return _encoded(fields, message)
+
+
+def _text(body: str, subtype: str) -> MIMEText:
+    """ASCII with short lines as 7bit, anything else as UTF-8 in base64."""
+    short = all(len(line) <= MAX_7BIT_LINE for line in body.splitlines())
+    charset = "us-ascii" if body.isascii() and short else "utf-8"
+    return MIMEText(body, subtype, charset, policy=SMTP_COMPAT32)
+
+
+def boundary(*texts: str) -> str | None:
+    """A random multipart boundary found in none of ``texts`` (None: let the generator pick
+    one; it then scans the whole message with a regex it compiles each time)."""
+    chosen = f"=_herald_{uuid.uuid4().hex}"
+    return None if any(chosen in text for text in texts) else chosen
+
+
+def _plain(fields: list[tuple[str, str]], message: ChannelMessage) -> Message:
+    text = _text(message.body, "plain")
+    if not message.html:
+        mail: Message = text
+    else:
+        del text["MIME-Version"]
+        html = _text(message.html, "html")
+        del html["MIME-Version"]
+        mail = MIMEMultipart(
+            "alternative", boundary(message.body, message.html), [text, html], policy=SMTP_COMPAT32
+        )
+    for name, value in fields:
+        mail[name] = value
+    return mail
+
+
+def _encoded(fields: list[tuple[str, str]], message: ChannelMessage) -> Message:
     mail = EmailMessage(policy=email_policy.SMTP)
-    mail["From"] = policy.from_address
-    mail["To"] = recipient(provider, message.address)
-    mail["Subject"] = one_line(message.title or "")
-    mail["Date"] = format_datetime(now)
-    mail["Message-ID"] = message_id(message.notification_id, policy.from_address)
-    mail[NOTIFICATION_ID_HEADER] = message.notification_id
-    for name, value in unsubscribe_headers(message, policy).items():
+    for name, value in fields:
         mail[name] = value
     mail.set_content(message.body)
     if message.html:

@@ -1,6 +1,7 @@
 """`herald worker sink`: ``{prefix}status`` into Cassandra, at least once, in bounded memory.
 
-One batch at a time: poll up to ``sink.batch_size`` records, decode them (the undecodable go
+One batch at a time: take up to ``sink.batch_size`` records (as soon as one is there, plus
+what arrives within ``sink.linger_s``: ``herald.polling.take``), decode them (the undecodable go
 to the dead-letter topic), write two rows per status with ``sink.concurrency`` writes in
 flight, and commit the batch's offsets only once every row is written. While Cassandra (or
 the registry, or the broker for dead letters) fails, the same batch is retried with capped
@@ -35,6 +36,7 @@ from herald.errors import CodecError, HeraldError
 from herald.lag import assigned_lag
 from herald.metrics import SinkMetrics
 from herald.models import DeliveryStatus
+from herald.polling import take
 from herald.settings import HeraldSettings, SinkSettings
 from herald.topics import TopicNames
 from herald.workers import READY_MARK
@@ -134,7 +136,9 @@ class SinkWorker:
 
     def step(self) -> int:
         """One batch: poll, decode, write, dead-letter, commit. Returns records handled."""
-        messages = self.consumer.consume(self.settings.batch_size, 0.5)
+        messages = take(
+            self.consumer, self.settings.batch_size, self.settings.poll_s, self.settings.linger_s
+        )
         records = []
         for message in messages:
             error = message.error()

@@ -26,6 +26,11 @@ def fail(error: HeraldError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def metrics_port(config: HeraldSettings, port: int | None) -> int | None:
+    """The port metrics are served on: the option's, else the setting's (None: not served)."""
+    return config.metrics.port if port is None else port
+
+
 @contextmanager
 def metrics_served(
     config: HeraldSettings, port: int | None, registry: CollectorRegistry
@@ -33,7 +38,7 @@ def metrics_served(
     """Serve ``registry`` on ``port`` (or the metrics.port setting) while the block runs."""
     from herald.metrics import serve
 
-    port = config.metrics.port if port is None else port
+    port = metrics_port(config, port)
     if port is None:
         yield
         return

@@ -6,7 +6,7 @@ import asyncio
 
 import typer
 
-from herald.cli.common import METRICS_PORT_HELP, fail, metrics_served, settings
+from herald.cli.common import METRICS_PORT_HELP, fail, metrics_port, metrics_served, settings
 from herald.errors import HeraldError
 from herald.metrics import SenderMetrics
 from herald.models import Channel
@@ -15,7 +15,7 @@ from herald.workers import READY_MARK
 
 def worker_sender(
     channel: Channel = typer.Option(..., "--channel", help="The channel to deliver."),
-    metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, help=METRICS_PORT_HELP),
+    port: int | None = typer.Option(None, "--metrics-port", min=0, help=METRICS_PORT_HELP),
 ) -> None:
     """Deliver a channel's messages through its providers until stopped (SIGTERM)."""
     from connectors.delivery.app import run_sender  # imports every provider's client: only here
@@ -24,9 +24,10 @@ def worker_sender(
         typer.echo(f"sender {channel.value}: {READY_MARK}")
 
     config = settings()
-    metrics = SenderMetrics(channel.value)
+    served = metrics_port(config, port) is not None
+    metrics = SenderMetrics(channel.value, served=served)
     try:
-        with metrics_served(config, metrics_port, metrics.registry):
+        with metrics_served(config, port, metrics.registry):
             asyncio.run(run_sender(config, channel, on_ready=ready, metrics=metrics))
     except HeraldError as error:
         raise fail(error) from error

@@ -16,7 +16,7 @@ from connectors.delivery.bucket import Buckets
 from connectors.delivery.ledger import Busy, Go, Ledger, Outcome, Terminal
 from herald.errors import HeraldError
 from herald.models import State
-from herald.settings import HeraldSettings, ProviderLimits
+from herald.settings import UNLIMITED_RATE, HeraldSettings, ProviderLimits
 from herald.topics import TopicNames
 
 
@@ -149,6 +149,16 @@ def test_two_workers_share_one_bucket_and_waiters_queue_up(stack: HeraldSettings
     run(stack, scenario)
 
 
+def test_a_lifted_limit_has_no_bucket_in_redis(stack: HeraldSettings) -> None:
+    async def scenario(client: redis.Redis, names: TopicNames) -> None:
+        lifted = ProviderLimits(rate_per_s=UNLIMITED_RATE, burst=1)
+        buckets = Buckets(client, names, {"smtp": lifted})
+        assert [await buckets.acquire("smtp") for _ in range(3)] == [0.0, 0.0, 0.0]
+        assert not await client.exists(names.bucket_key("smtp"))
+
+    run(stack, scenario)
+
+
 # -- breakers ----------------------------------------------------------------------------------
 LIMITS = {
     "sns": ProviderLimits(
@@ -195,5 +205,41 @@ def test_concurrent_updates_lose_no_failure(stack: HeraldSettings) -> None:
         assert await workers[1].phase("fcm") is Phase.CLOSED
         await asyncio.gather(*(w.record("fcm", ok=False) for w in workers[:3]))
         assert await workers[1].phase("fcm") is Phase.OPEN
+
+    run(stack, scenario)
+
+
+def test_a_round_reads_the_breakers_once_and_sees_its_own_failures(
+    stack: HeraldSettings,
+) -> None:
+    async def scenario(client: redis.Redis, names: TopicNames) -> None:
+        clock = Clock()
+        a = Breakers(client, names, LIMITS, clock)
+        b = Breakers(client, names, LIMITS, clock)
+        assert await a.refresh(["sns", "twilio"]) == {"sns": Phase.CLOSED, "twilio": Phase.CLOSED}
+        await a.record("sns", ok=True)  # a success of a closed breaker writes nothing
+        assert not await client.exists(names.breaker_key("sns"))
+        await b.record("sns", ok=False)
+        await b.record("sns", ok=False)  # another worker opened it during a's round
+        assert await a.pick(["sns", "twilio"]) == "sns"  # a sees that at its next round
+        await a.record("sns", ok=False)  # a's own failure: a reads it again
+        assert await a.pick(["sns", "twilio"]) == "twilio"
+        assert await a.refresh(["sns", "twilio"]) == {"sns": Phase.OPEN, "twilio": Phase.CLOSED}
+        assert await a.pick(["sns", "twilio"]) == "twilio"
+
+    run(stack, scenario)
+
+
+def test_a_claim_can_record_the_provider_it_calls(stack: HeraldSettings) -> None:
+    async def scenario(client: redis.Redis, names: TopicNames) -> None:
+        clock = Clock()
+        dead = Ledger(client, "dead", stale_s=60, ttl_s=600, clock=clock)
+        alive = Ledger(client, "alive", stale_s=60, ttl_s=600, clock=clock)
+        key = names.ledger_key("n-calling", "sms")
+        assert await dead.begin(key, 0, calling="sns") == Go()  # then died mid-call
+        assert await client.hget(key, "provider") == b"sns"
+        clock.now += 61
+        assert await alive.begin(key, 0, calling="sns") == Go(reconcile_with="sns")
+        assert await client.hget(key, "provider") is None  # a reconciled claim names none yet
 
     run(stack, scenario)

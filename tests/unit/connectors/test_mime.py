@@ -81,6 +81,27 @@ def test_a_title_with_cr_lf_cannot_add_headers() -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "body", "html"),
+    [
+        ("Café déjà vu", "Plain ascii", None),  # a header to encode: the header registry
+        ("Order 42", "Voilà, c'est expédié", "<p>Expédié</p>"),  # UTF-8 bodies, ascii headers
+        ("Order 42", "x" * 1200 + "\nend", None),  # a line too long for 7bit
+    ],
+)
+def test_any_text_comes_back_as_it_was(title: str, body: str, html: str | None) -> None:
+    mail_in = message(title=title, body=body, html=html, category="marketing")
+    raw = build_email("smtp", mail_in, POLICY, NOW).as_bytes()
+    assert raw.isascii() and all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    mail = parsed(raw)
+    assert mail["Subject"] == title
+    assert str(mail["List-Unsubscribe"]).strip().startswith("<https://n.example/unsubscribe?")
+    text = mail if html is None else mail.get_body(("plain",))
+    assert text.get_content().rstrip() == body
+    if html is not None:
+        assert mail.get_body(("html",)).get_content().rstrip() == html
+
+
+@pytest.mark.parametrize(
     "address",
     ["no-at-sign", "a@b@c", "ann@example.com\r\nBcc: x@y.example", "Ann <ann@example.com>", ""],
 )
