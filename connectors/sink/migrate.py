@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cassandra.cluster import Session
 
-from herald.cassandra import CASSANDRA_ERRORS
+from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
 from herald.errors import ConfigurationError, HeraldError
 from herald.settings import CassandraSettings
 
@@ -116,3 +116,16 @@ def migrate(
     except CASSANDRA_ERRORS as exc:
         raise MigrationError(f"migrating keyspace {keyspace}: {exc}") from exc
     return ran
+
+
+def apply_migrations(settings: CassandraSettings) -> list[str]:
+    """Connect, apply the pending migrations, disconnect; the names of those applied."""
+    cluster = cassandra_cluster(settings)
+    try:
+        session = cluster.connect()
+    except CASSANDRA_ERRORS as exc:
+        raise HeraldError(f"connecting to Cassandra: {exc}") from exc
+    try:
+        return migrate(session, settings)
+    finally:
+        cluster.shutdown()

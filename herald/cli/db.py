@@ -11,22 +11,6 @@ from herald.settings import HeraldSettings
 db_app = typer.Typer(help="The Cassandra schema of the status history.", no_args_is_help=True)
 
 
-def apply_migrations(config: HeraldSettings) -> list[str]:
-    """Connect, apply the pending migrations, disconnect; the names of those applied."""
-    from connectors.sink.migrate import migrate
-    from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
-
-    cluster = cassandra_cluster(config.cassandra)
-    try:
-        session = cluster.connect()
-    except CASSANDRA_ERRORS as exc:
-        raise HeraldError(f"connecting to Cassandra: {exc}") from exc
-    try:
-        return migrate(session, config.cassandra)
-    finally:
-        cluster.shutdown()
-
-
 def say_migrated(config: HeraldSettings, applied: list[str]) -> None:
     keyspace = config.cassandra.keyspace
     for name in applied:
@@ -39,8 +23,10 @@ def say_migrated(config: HeraldSettings, applied: list[str]) -> None:
 def db_migrate() -> None:
     """Create the keyspace if needed and apply the pending CQL migrations, in order."""
     config = settings()
+    from connectors.sink.migrate import apply_migrations
+
     try:
-        applied = apply_migrations(config)
+        applied = apply_migrations(config.cassandra)
     except HeraldError as error:
         raise fail(error) from error
     say_migrated(config, applied)

@@ -9,7 +9,7 @@ import typer
 
 from herald.cli.common import fail as _fail
 from herald.cli.common import settings as _settings
-from herald.cli.db import apply_migrations, say_migrated
+from herald.cli.db import say_migrated
 from herald.errors import HeraldError
 from herald.stack.launcher import ServerStatus, Stack
 
@@ -35,11 +35,13 @@ def print_status(statuses: list[ServerStatus]) -> None:
 def stack_up() -> None:
     """Fetch the servers on first use, start them, wait until each answers, then apply the
     Cassandra migrations (`herald db migrate`)."""
+    from connectors.sink.migrate import apply_migrations  # the driver: only when needed
+
     started = time.monotonic()
     config = _settings()
     try:
         print_status(Stack(config, say=typer.echo).up())
-        say_migrated(config, apply_migrations(config))  # the status history's tables
+        say_migrated(config, apply_migrations(config.cassandra))  # the status history's tables
     except HeraldError as error:
         raise _fail(error) from error
     typer.echo(f"stack up in {time.monotonic() - started:.1f}s")

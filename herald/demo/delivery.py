@@ -11,7 +11,7 @@ from pathlib import Path
 
 from connectors.registry import push_provider_for
 from connectors.sink.history import recent_for_user
-from connectors.sink.migrate import migrate
+from connectors.sink.migrate import apply_migrations
 from herald.cassandra import cassandra_cluster
 from herald.demo.summary import TimelineRow
 from herald.demo.users import DemoUser
@@ -46,7 +46,7 @@ def delivering(
     env = {**env, **sandbox_env(delivery)}
     prefix = settings.kafka.topic_prefix
     with ExitStack() as stack:
-        applied = _migrate(settings)
+        applied = apply_migrations(settings.cassandra)
         say(
             f"Cassandra keyspace {settings.cassandra.keyspace}: "
             + (", ".join(applied) or "up to date")
@@ -64,14 +64,6 @@ def delivering(
         control = stack.enter_context(SandboxControl(delivery))
         yield Delivery(settings, control)
         say("stopping the senders, the sink and the sandbox")
-
-
-def _migrate(settings: HeraldSettings) -> list[str]:
-    cluster = cassandra_cluster(settings.cassandra)
-    try:
-        return migrate(cluster.connect(), settings.cassandra)
-    finally:
-        cluster.shutdown()
 
 
 def inject_faults(control: SandboxControl, users: Sequence[DemoUser]) -> str:
