@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -23,7 +24,7 @@ from herald.models import (
 )
 from herald.topics import TopicNames
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(str(resources.files("herald.schemas")))  # package data
 COMPATIBILITY = "BACKWARD"
 
 

@@ -24,6 +24,13 @@ def _xdg(var: str, fallback: str) -> Path:
     return Path(os.environ.get(var) or Path.home() / fallback)
 
 
+def _package_data(package: str) -> Path:
+    """The folder of files installed with ``package`` (a wheel installs them as files)."""
+    from importlib import resources
+
+    return Path(str(resources.files(package)))
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -143,8 +150,8 @@ class PipelineSettings(_Frozen):
     worker_dir: Path = Field(
         default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "herald" / "workers"
     )
-    # The repository's templates/ (next to the packages), wherever the worker is started from.
-    templates_dir: Path = Path(__file__).resolve().parent.parent / "templates"
+    # The default templates installed with Herald (package data), unless set.
+    templates_dir: Path = Field(default_factory=lambda: _package_data("herald.templates"))
     mandatory_categories: frozenset[str] = frozenset({"security"})
     rate_limits: dict[Channel, int] = Field(default_factory=_default_limits)  # per window
     category_rate_limits: dict[str, dict[Channel, int]] = Field(default_factory=dict)

@@ -34,12 +34,12 @@ from herald.codec import RegistryError
 from herald.contracts import TopicCodec
 from herald.errors import CodecError, HeraldError
 from herald.lag import assigned_lag
+from herald.lifecycle import READY_MARK
 from herald.metrics import SinkMetrics
 from herald.models import DeliveryStatus
 from herald.polling import take
 from herald.settings import HeraldSettings, SinkSettings
 from herald.topics import TopicNames
-from herald.workers import READY_MARK
 
 log = logging.getLogger("herald.sink")
 T = TypeVar("T")

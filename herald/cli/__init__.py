@@ -45,7 +45,7 @@ def demo(
     timeout: float = typer.Option(120.0, help="Seconds to wait for every status."),
 ) -> None:
     """The main job: the stack, a streams worker, demo users and load, and what happened."""
-    from herald.demo import DemoConfig, format_summary, run_demo  # imports Faust: only here
+    from lab.demo import DemoConfig, format_summary, run_demo  # imports Faust: only here
 
     try:
         config = DemoConfig.from_options(users, prefix, keep, timeout, datetime.now(UTC))

@@ -25,7 +25,7 @@ def bench_delivery(
 ) -> None:
     """Sustained delivery rate, p50/p99 from publish to status row in Cassandra, memory, and
     the sink's status rows a second."""
-    from herald.bench.delivery import run
+    from lab.bench.delivery import run
 
     config = settings()
     try:

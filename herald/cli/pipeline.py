@@ -176,7 +176,7 @@ def worker_streams(
 def schemas_check() -> None:
     """Fail when any contract's history (git, then the working copy) breaks BACKWARD
     compatibility, as judged by the schema registry."""
-    from herald.compat import check_all
+    from lab.compat import check_all
 
     try:
         with AvroCodec.from_settings(settings().registry) as codec:
@@ -207,7 +207,7 @@ def bench_pipeline(
 ) -> None:
     """Highest rate with flat lag, p50/p99 publish-to-channel latency and worker memory,
     for Herald's worker and for a bare confluent-kafka relay over the same hops."""
-    from herald.bench.pipeline import run
+    from lab.bench.pipeline import run
 
     config = settings()
     workdir = config.stack.home / "bench"

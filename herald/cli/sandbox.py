@@ -17,7 +17,7 @@ sandbox_app = typer.Typer(
 def sandbox_run() -> None:
     """Serve every sandbox in the foreground; prints "sandbox ready" once each answers and
     stops on SIGTERM or Ctrl-C."""
-    from herald.sandboxes.run import run_sandbox  # moto and the servers load only here
+    from lab.sandboxes.run import run_sandbox  # moto and the servers load only here
 
     try:
         run_sandbox(settings().delivery, say=typer.echo)

@@ -8,9 +8,9 @@ import typer
 
 from herald.cli.common import METRICS_PORT_HELP, fail, metrics_port, metrics_served, settings
 from herald.errors import HeraldError
+from herald.lifecycle import READY_MARK
 from herald.metrics import SenderMetrics
 from herald.models import Channel
-from herald.workers import READY_MARK
 
 
 def worker_sender(

@@ -35,7 +35,7 @@ def bench_sink(
     keep: bool = typer.Option(False, "--keep", help="Keep the run's topics and keyspace."),
 ) -> None:
     """Status events a second one sink worker writes into Cassandra (two rows each)."""
-    from herald.bench.sink import run
+    from lab.bench.sink import run
 
     config = settings()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,7 +12,9 @@ from herald.cli.common import fail as _fail
 from herald.cli.common import settings as _settings
 from herald.cli.db import say_migrated
 from herald.errors import HeraldError
-from herald.stack.launcher import ServerStatus, Stack
+
+if TYPE_CHECKING:
+    from infra.stack.launcher import ServerStatus
 
 stack_app = typer.Typer(
     help="Run the local stack: Kafka, Cassandra, schema registry, Redis.", no_args_is_help=True
@@ -36,6 +39,7 @@ def stack_up() -> None:
     """Fetch the servers on first use, start them, wait until each answers, then apply the
     Cassandra migrations (`herald db migrate`)."""
     from connectors.sink.migrate import apply_migrations  # the driver: only when needed
+    from infra.stack.launcher import Stack
 
     started = time.monotonic()
     config = _settings()
@@ -52,6 +56,8 @@ def stack_down(
     wipe: bool = typer.Option(False, "--wipe", help="Also remove the servers' data and logs."),
 ) -> None:
     """Stop the servers this stack started (and only those)."""
+    from infra.stack.launcher import Stack
+
     try:
         Stack(_settings(), say=typer.echo).down(wipe=wipe)
     except HeraldError as error:
@@ -61,6 +67,8 @@ def stack_down(
 @stack_app.command("status")
 def stack_status() -> None:
     """Show each server's state, address and memory; exit 1 unless all are healthy."""
+    from infra.stack.launcher import Stack
+
     statuses = Stack(_settings(), say=typer.echo).status()
     print_status(statuses)
     if not all(status.ready for status in statuses):
@@ -73,11 +81,13 @@ def stack_logs(
     lines: int = typer.Option(50, "--lines", "-n", help="How many lines from the end."),
 ) -> None:
     """Print the end of one server's log."""
+    from infra.stack.launcher import Stack
+
     try:
         path: Path = Stack(_settings()).log_file(server)
     except HeraldError as error:
         raise _fail(error) from error
-    from herald.stack.process import tail
+    from infra.stack.process import tail
 
     typer.echo(f"==> {path}")
     typer.echo(tail(path, lines), nl=False)

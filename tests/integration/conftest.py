@@ -11,10 +11,10 @@ from cassandra.cluster import Session
 from confluent_kafka.admin import AdminClient
 
 from herald.cassandra import cassandra_cluster
-from herald.sandboxes import SandboxControl, on_free_ports, sandbox_env
-from herald.sandboxes.process import SandboxProcess
 from herald.settings import HeraldSettings
 from herald.topics import TopicSpec, ensure_topics
+from lab.sandboxes import SandboxControl, on_free_ports, sandbox_env
+from lab.sandboxes.process import SandboxProcess
 from tests.integration import services
 
 

@@ -18,11 +18,11 @@ from herald.contracts import CHANNEL_MESSAGE, TopicCodec
 from herald.deadletter import DeadLetter, read_all
 from herald.models import Channel, ChannelMessage, DeliveryStatus, Platform, Priority, State
 from herald.publisher import producer_config
-from herald.sandboxes.config import sandbox_env
 from herald.settings import HeraldSettings
-from herald.statuses import StatusReader
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
-from herald.workers import WorkerProcess, worker_env
+from lab.sandboxes.config import sandbox_env
+from lab.statuses import StatusReader
+from lab.workers import WorkerProcess, worker_env
 
 TERMINAL = frozenset({State.SENT, State.FAILED, State.DEAD_LETTERED, State.UNKNOWN})
 

@@ -13,7 +13,6 @@ import redis
 from confluent_kafka.admin import AdminClient
 
 from herald.codec import AvroCodec
-from herald.lag import wait_caught_up
 from herald.models import (
     Channel,
     DeliveryStatus,
@@ -24,9 +23,10 @@ from herald.models import (
 )
 from herald.publisher import Publisher
 from herald.settings import HeraldSettings
-from herald.statuses import StatusReader
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
-from herald.workers import WorkerProcess, worker_env
+from lab.offsets import wait_caught_up
+from lab.statuses import StatusReader
+from lab.workers import WorkerProcess, worker_env
 from streams.app import app_id
 
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from herald.settings import HeraldSettings
-from herald.stack import probes
-from herald.stack.launcher import Stack
+from infra.stack import probes
+from infra.stack.launcher import Stack
 
 Stop = Callable[[], None]
 ROOT = Path(__file__).resolve().parents[2]

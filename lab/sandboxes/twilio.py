@@ -1,0 +1,139 @@
+"""An SMS API in Twilio's REST shape.
+
+``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` with HTTP basic auth
+(account sid : auth token) and a form body (``To``, ``From``, ``Body``); ``201`` with the message
+resource (``sid`` "SM" + 32 hex, ``status`` "queued"), or Twilio's error body
+``{"code", "message", "more_info", "status"}``. A request carrying an ``Idempotency-Key`` that was
+already used gets the original message back and is recorded as a dedupe, not a new delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from herald.settings import TwilioSettings
+from lab.sandboxes.http import ErrorReplies, accepted, faulted, retry_after
+from lab.sandboxes.state import SandboxState
+
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+API = "/2010-04-01/Accounts/{account}/Messages.json"
+MESSAGES = {
+    20003: "Authenticate",
+    20404: "The requested resource was not found",
+    20429: "Too Many Requests",
+    20500: "Internal Server Error",
+    20503: "Service Unavailable",
+    21211: "Invalid 'To' Phone Number",
+    21602: "Message body is required.",
+    21603: "A 'From' phone number is required.",
+    21604: "A 'To' phone number is required.",
+}
+
+
+def error(status: int, code: int, retry_after_s: float | None = None) -> JSONResponse:
+    body = {
+        "code": code,
+        "message": MESSAGES.get(code, "Injected by the sandbox"),
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    headers = retry_after(retry_after_s)
+    if status == 401:
+        headers["www-authenticate"] = 'Basic realm="Twilio API"'
+    return JSONResponse(body, status, headers=headers)
+
+
+REPLIES = ErrorReplies(
+    status=lambda status, after: error(status, 21211 if status == 400 else 20000 + status, after),
+    refused=lambda: error(400, 21211),
+)
+
+
+def authorized(header: str | None, settings: TwilioSettings) -> bool:
+    scheme, _, encoded = (header or "").partition(" ")
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    sid, _, token = decoded.partition(":")
+    expected = f"{settings.account_sid}:{settings.auth_token.get_secret_value()}"
+    return scheme.lower() == "basic" and secrets.compare_digest(f"{sid}:{token}", expected)
+
+
+def form_problem(form: dict[str, str]) -> int | None:
+    """Twilio's error code for a form it would refuse, or None."""
+    if not form.get("To"):
+        return 21604
+    if not form.get("From"):
+        return 21603
+    if not form.get("Body"):
+        return 21602
+    return None if E164.match(form["To"]) else 21211
+
+
+def message_resource(account: str, form: dict[str, str]) -> dict[str, Any]:
+    sid = "SM" + secrets.token_hex(16)
+    return {
+        "sid": sid,
+        "account_sid": account,
+        "to": form["To"],
+        "from": form["From"],
+        "body": form["Body"],
+        "status": "queued",
+        "num_segments": "1",
+        "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "date_created": formatdate(usegmt=True),
+        "error_code": None,
+        "error_message": None,
+        "price": None,
+        "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+    }
+
+
+async def create_message(request: Request) -> Response:
+    settings: TwilioSettings = request.app.state.settings
+    state: SandboxState = request.app.state.sandbox
+    if not authorized(request.headers.get("authorization"), settings):
+        return error(401, 20003)
+    account = request.path_params["account"]
+    if account != settings.account_sid:
+        return error(404, 20404)
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+    problem = form_problem(form)
+    if problem is not None:
+        return error(400, problem)
+    key = request.headers.get("idempotency-key")
+    fields: dict[str, object] = {
+        "notification_id": key,
+        "body": form["Body"],
+        "headers": {"idempotency-key": key} if key else {},
+    }
+    action, refusal = await faulted(state, "twilio", form["To"], fields, REPLIES)
+    if refusal is not None:
+        return refusal
+    original = state.recall("twilio", key) if key else None
+    resource = message_resource(account, form) if original is None else original
+    if key and original is None:
+        state.remember("twilio", key, resource)
+    fields.update(message_id=resource["sid"], dedupe=original is not None)
+    answer = JSONResponse(resource, 201)
+    return await accepted(request, state, "twilio", action, form["To"], fields, answer)
+
+
+def twilio_app(settings: TwilioSettings, state: SandboxState) -> Starlette:
+    app = Starlette(routes=[Route(API, create_message, methods=["POST"])])
+    app.state.settings = settings
+    app.state.sandbox = state
+    return app

@@ -1,0 +1,1 @@
+"""Herald's Avro contracts, installed as the package data of ``herald.schemas``."""

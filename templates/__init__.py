@@ -1,0 +1,1 @@
+"""The default templates (a fresh install's seed), installed as ``herald.templates``."""

@@ -1,0 +1,256 @@
+"""The status sink through the real services: statuses on a status topic -> rows in Cassandra."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cassandra.cluster import Session
+from confluent_kafka import Consumer, Producer
+
+from connectors.sink.app import ensure_sink_topics
+from connectors.sink.history import recent_for_user, timeline
+from connectors.sink.migrate import migrate, pending
+from herald import deadletter
+from herald.codec import AvroCodec
+from herald.contracts import STATUS, TopicCodec
+from herald.models import Channel, DeliveryStatus, State
+from herald.publisher import producer_config
+from herald.settings import HeraldSettings
+from herald.topics import TopicNames
+from infra.stack.launcher import Stack
+from lab.offsets import wait_caught_up
+from lab.workers import WorkerProcess, worker_env
+from tests.integration.conftest import unique
+
+
+class Sink:
+    def __init__(self, settings: HeraldSettings, worker: WorkerProcess, codec: AvroCodec) -> None:
+        self.settings = settings
+        self.worker = worker
+        self.names = TopicNames(settings.kafka.topic_prefix)
+        self.keyspace = settings.cassandra.keyspace
+        self.codec = TopicCodec(codec, self.names.status, STATUS)
+        self.producer = Producer(producer_config(settings))
+
+    def produce(self, statuses: list[DeliveryStatus], raw: Sequence[bytes] = ()) -> None:
+        for status in statuses:
+            self.producer.produce(
+                self.names.status,
+                key=status.notification_id.encode(),
+                value=self.codec.encode(status),
+            )
+            self.producer.poll(0)
+        for value in raw:
+            self.producer.produce(self.names.status, key=b"bad", value=value)
+        assert self.producer.flush(30) == 0
+
+    def caught_up(self, timeout_s: float = 120) -> None:
+        group = f"{self.settings.kafka.topic_prefix}status-sink"
+        wait_caught_up(self.settings, group, [self.names.status], timeout_s)
+
+
+@pytest.fixture(scope="module")
+def sink(
+    stack: HeraldSettings, cql: Session, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Sink]:
+    keyspace = unique("herald_test_sink")
+    settings = stack.with_prefix(f"{unique('herald-test.sink')}.").model_copy(
+        update={"cassandra": stack.cassandra.model_copy(update={"keyspace": keyspace})}
+    )
+    migrate(cql, settings.cassandra)
+    ensure_sink_topics(settings)
+    workdir = tmp_path_factory.mktemp("sink")
+    env = worker_env(settings, workdir, HERALD_CASSANDRA__KEYSPACE=keyspace)
+    try:
+        with (
+            AvroCodec.from_settings(settings.registry) as codec,
+            WorkerProcess("sink", env, workdir / "sink.log") as worker,
+        ):
+            yield Sink(settings, worker, codec)
+    finally:
+        cql.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+        names = TopicNames(settings.kafka.topic_prefix)
+        from confluent_kafka.admin import AdminClient
+
+        AdminClient(settings.kafka.client_config()).delete_topics([names.status, names.dead_letter])
+
+
+def status(
+    notification_id: str, user_id: str, state: State, at: datetime, **fields: object
+) -> DeliveryStatus:
+    values: dict[str, object] = {
+        "notification_id": notification_id,
+        "request_id": f"req-{notification_id}",
+        "user_id": user_id,
+        "state": state,
+        "occurred_at": at,
+        "channel": Channel.PUSH,
+    }
+    values.update(fields)
+    return DeliveryStatus(**values)  # type: ignore[arg-type]
+
+
+def test_migrations_are_applied_once(cql: Session, keyspace: str, stack: HeraldSettings) -> None:
+    settings = stack.cassandra.model_copy(update={"keyspace": keyspace})
+    assert pending(cql, settings) == ["0001_status_tables"]
+    assert migrate(cql, settings) == ["0001_status_tables"]
+    assert migrate(cql, settings) == []
+    assert pending(cql, settings) == []
+    recorded = list(cql.execute(f"SELECT version, name FROM {keyspace}.schema_migrations"))
+    assert [(r.version, r.name) for r in recorded] == [("0001", "0001_status_tables")]
+    tables = set(cql.cluster.metadata.keyspaces[keyspace].tables)
+    assert {"notification_status", "user_notifications", "schema_migrations"} <= tables
+
+
+def test_statuses_become_rows_in_both_tables(sink: Sink, cql: Session) -> None:
+    user, first, second = (
+        f"u-{uuid.uuid4().hex[:8]}",
+        f"n-{uuid.uuid4().hex}",
+        f"n-{uuid.uuid4().hex}",
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    events = [
+        status(first, user, State.QUEUED, now),
+        status(
+            first,
+            user,
+            State.SENT,
+            now + timedelta(seconds=1),
+            provider="fcm",
+            provider_message_id="m-1",
+            attempt=1,
+            tenant="acme",
+        ),
+        status(
+            second,
+            user,
+            State.EXPIRED,
+            now + timedelta(seconds=2),
+            channel=None,
+            reason="expired",
+            detail="too late",
+        ),
+    ]
+    sink.produce(events)
+    sink.caught_up()
+    rows = timeline(cql, sink.keyspace, first)
+    assert [(r.state, r.occurred_at, r.attempt) for r in rows] == [
+        (State.QUEUED, now, 0),
+        (State.SENT, now + timedelta(seconds=1), 1),
+    ]
+    sent = rows[1]
+    assert (sent.provider, sent.provider_message_id, sent.tenant, sent.channel) == (
+        "fcm",
+        "m-1",
+        "acme",
+        Channel.PUSH,
+    )
+    assert (sent.user_id, sent.request_id, sent.reason, sent.detail) == (
+        user,
+        f"req-{first}",
+        None,
+        None,
+    )
+    expired = timeline(cql, sink.keyspace, second)
+    assert [(r.state, r.channel, r.reason, r.detail) for r in expired] == [
+        (State.EXPIRED, None, "expired", "too late")
+    ]
+    recent = recent_for_user(cql, sink.keyspace, user, days=2, now=now + timedelta(seconds=3))
+    assert [(r.notification_id, r.state) for r in recent] == [
+        (second, State.EXPIRED),
+        (first, State.SENT),
+        (first, State.QUEUED),
+    ]
+
+
+def test_redelivered_statuses_write_the_same_rows(sink: Sink, cql: Session) -> None:
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    events = [
+        status(f"n-{uuid.uuid4().hex}", user, State.SENT, now + timedelta(milliseconds=i))
+        for i in range(20)
+    ]
+    sink.produce(events)
+    sink.produce(events)
+    sink.caught_up()
+    assert len(recent_for_user(cql, sink.keyspace, user, now=now)) == 20
+    assert all(len(timeline(cql, sink.keyspace, e.notification_id)) == 1 for e in events)
+
+
+def test_malformed_record_goes_to_dead_letter_and_the_rest_is_written(
+    sink: Sink, cql: Session
+) -> None:
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    good = [
+        status(f"n-{uuid.uuid4().hex}", user, State.QUEUED, now + timedelta(milliseconds=i))
+        for i in range(5)
+    ]
+    sink.produce(good[:2], raw=[b"not avro at all"])
+    sink.produce(good[2:])
+    sink.caught_up()
+    assert len(recent_for_user(cql, sink.keyspace, user, now=now)) == 5
+    consumer = Consumer(
+        sink.settings.kafka.client_config(
+            **{"group.id": unique("dlq"), "enable.auto.commit": False}
+        )
+    )
+    try:
+        letters = list(deadletter.read_all(consumer, sink.names.dead_letter))
+    finally:
+        consumer.close()
+    assert [(d.value, d.topic, d.key) for d in letters] == [
+        (b"not avro at all", sink.names.status, b"bad")
+    ]
+    assert "Confluent wire format" in letters[0].reason or "magic" in letters[0].reason
+
+
+def _cassandra_pid(settings: HeraldSettings) -> int:
+    stack = Stack(settings)
+    pid = stack.pid(stack.plans["cassandra"])
+    if pid is None:
+        pytest.skip("Cassandra is not the local stack's process (cannot pause it)")
+    return pid
+
+
+def test_cassandra_paused_for_30s_under_load_loses_nothing(sink: Sink, cql: Session) -> None:
+    pid = _cassandra_pid(sink.settings)
+    user_prefix = f"p-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    events = [
+        status(
+            f"{user_prefix}-n{i}",
+            f"{user_prefix}-u{i % 50}",
+            State.SENT,
+            now + timedelta(milliseconds=i),
+        )
+        for i in range(6000)
+    ]
+    log_size = sink.worker.log_file.stat().st_size
+    sink.produce(events[:1000])
+    os.kill(pid, signal.SIGSTOP)
+    paused = time.monotonic()
+    try:
+        for start in range(1000, 6000, 500):  # the load keeps coming while Cassandra is away
+            sink.produce(events[start : start + 500])
+            time.sleep(2)
+        time.sleep(max(0.0, paused + 30 - time.monotonic()))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    sink.caught_up(timeout_s=240)
+    log = sink.worker.log_file.read_bytes()[log_size:].decode(errors="replace")
+    assert "retrying the same batch" in log
+    assert sink.worker.process is not None and sink.worker.process.poll() is None
+    users = {e.user_id for e in events}
+    found = sum(
+        len(recent_for_user(cql, sink.keyspace, u, days=2, now=now, limit=10_000)) for u in users
+    )
+    assert found == len(events)
+    missing = [e for e in events[::97] if len(timeline(cql, sink.keyspace, e.notification_id)) != 1]
+    assert missing == []
