@@ -7,6 +7,7 @@ parsed schemas by id so the hot path never calls the registry twice for one sche
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import struct
@@ -14,11 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import fastavro
-import httpx
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from herald.errors import CodecError, HeraldError
+from herald.errors import Boundary, CodecError, HeraldError, RegistryOutage
 from herald.settings import RegistrySettings
 
 MAGIC = 0
@@ -26,7 +26,31 @@ _HEADER = struct.Struct(">bI")
 
 
 class RegistryError(HeraldError):
-    """The schema registry refused or could not answer."""
+    """The schema registry refused a request: an incompatible schema, a bad subject."""
+
+
+def _http_errors() -> tuple[type[BaseException], ...]:
+    """What the registry client's HTTP library raises when it cannot reach the registry:
+    confluent-kafka uses httpx2 where it is installed, httpx otherwise."""
+    found = []
+    for name in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(name).HTTPError)
+        except ImportError:
+            continue
+    return tuple(found)
+
+
+# The registry unreachable, or timing out: an outage, whatever the record.
+REGISTRY = Boundary(RegistryOutage, (*_http_errors(), OSError, TimeoutError))
+
+
+def _refused(what: str, error: SchemaRegistryError) -> HeraldError:
+    """An answer of the registry's: its own failure (5xx) is an outage, a refusal is not."""
+    status = error.http_status_code
+    if status is None or status < 0 or status >= 500:
+        return RegistryOutage(f"{what}: the schema registry answered {status}: {error}")
+    return RegistryError(f"{what}: {error}")
 
 
 def frame(schema_id: int, body: bytes) -> bytes:
@@ -63,12 +87,14 @@ class AvroCodec:
     def close(self) -> None:
         self._registry.close()
 
+    @REGISTRY
     def set_compatibility(self, subject: str, level: str) -> None:
         try:
             self._registry.set_compatibility(subject, level)
         except SchemaRegistryError as exc:
-            raise RegistryError(f"setting {level} on {subject}: {exc}") from exc
+            raise _refused(f"setting {level} on {subject}", exc) from exc
 
+    @REGISTRY
     def compatible(self, subject: str, schema: Mapping[str, Any]) -> bool:
         """Whether ``schema`` may be registered next under ``subject``."""
         try:
@@ -78,25 +104,28 @@ class AvroCodec:
                 )
             )
         except SchemaRegistryError as exc:
-            raise RegistryError(f"testing compatibility on {subject}: {exc}") from exc
+            raise _refused(f"testing compatibility on {subject}", exc) from exc
 
+    @REGISTRY
     def delete_subject(self, subject: str) -> None:
         """Remove a subject and its versions for good (used for scratch subjects)."""
         try:
             self._registry.delete_subject(subject)
             self._registry.delete_subject(subject, permanent=True)
         except SchemaRegistryError as exc:
-            raise RegistryError(f"deleting {subject}: {exc}") from exc
+            raise _refused(f"deleting {subject}", exc) from exc
 
+    @REGISTRY
     def latest_id(self, subject: str) -> int:
         try:
             schema_id = self._registry.get_latest_version(subject).schema_id
         except SchemaRegistryError as exc:
-            raise RegistryError(f"no schema under {subject}: {exc}") from exc
+            raise _refused(f"no schema under {subject}", exc) from exc
         if schema_id is None:
             raise RegistryError(f"the registry gave no id for {subject}")
         return schema_id
 
+    @REGISTRY
     def register(self, subject: str, schema: Mapping[str, Any]) -> int:
         """Register ``schema`` under ``subject`` (idempotent) and return its id."""
         try:
@@ -104,7 +133,7 @@ class AvroCodec:
                 subject, Schema(json.dumps(schema), schema_type="AVRO")
             )
         except SchemaRegistryError as exc:
-            raise RegistryError(f"registering {subject}: {exc}") from exc
+            raise _refused(f"registering {subject}", exc) from exc
         self._parsed.setdefault(schema_id, fastavro.parse_schema(dict(schema)))
         return schema_id
 
@@ -112,13 +141,12 @@ class AvroCodec:
         parsed = self._parsed.get(schema_id)
         if parsed is None:
             try:
-                schema = self._registry.get_schema(schema_id)
+                with REGISTRY:  # unreachable: not the data's fault
+                    schema = self._registry.get_schema(schema_id)
             except SchemaRegistryError as exc:
                 if exc.http_status_code == 404:  # data naming a schema that does not exist
                     raise CodecError(f"schema id {schema_id} is unknown to the registry") from exc
-                raise RegistryError(f"fetching schema {schema_id}: {exc}") from exc
-            except httpx.HTTPError as exc:  # the registry is unreachable: not the data's fault
-                raise RegistryError(f"fetching schema {schema_id}: {exc}") from exc
+                raise _refused(f"fetching schema {schema_id}", exc) from exc
             if schema.schema_str is None:
                 raise CodecError(f"schema id {schema_id} has no schema text")
             parsed = fastavro.parse_schema(json.loads(schema.schema_str))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from herald.errors import HeraldError
+from herald.errors import HeraldError, KafkaOutage
 
 REASON = "herald.dlq.reason"
 SOURCE_TOPIC = "herald.dlq.topic"
@@ -18,6 +18,12 @@ SOURCE_OFFSET = "herald.dlq.offset"
 FAILED_AT = "herald.dlq.failed_at"
 
 Headers = list[tuple[str, bytes]]
+
+
+class ReplayRefused(HeraldError):
+    """A dead letter names a source outside the pipeline: it is not sent anywhere."""
+
+
 RawHeaders = Sequence[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None
 
 
@@ -80,12 +86,12 @@ def read_all(consumer: Consumer, topic: str, timeout_s: float = 5.0) -> Iterator
     while position < high:
         message = consumer.poll(timeout_s)
         if message is None:
-            raise HeraldError(f"reading {topic} stalled at offset {position} of {high}")
+            raise KafkaOutage(f"reading {topic} stalled at offset {position} of {high}")
         error = message.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
                 break
-            raise HeraldError(f"reading {topic}: {error.str()}")
+            raise KafkaOutage(f"reading {topic}: {error.str()}")
         position = (message.offset() or 0) + 1
         yield DeadLetter.parse(
             message.offset() or 0, message.headers(), message.key(), message.value()
@@ -102,7 +108,7 @@ def replay(
     ``allowed`` topics: a header written by anyone must not pick an arbitrary target."""
     strays = sorted({letter.topic for letter in letters if letter.topic not in allowed})
     if strays:
-        raise HeraldError(f"refusing to replay to topics outside the pipeline: {strays}")
+        raise ReplayRefused(f"refusing to replay to topics outside the pipeline: {strays}")
     now = datetime.now(UTC).isoformat().encode()
     for letter in letters:
         producer.produce(
@@ -112,5 +118,5 @@ def replay(
             headers=[("herald.dlq.replayed_at", now)],
         )
     if producer.flush(timeout_s) > 0:
-        raise HeraldError("the broker did not confirm every replayed record")
+        raise KafkaOutage("the broker did not confirm every replayed record")
     return len(letters)

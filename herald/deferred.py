@@ -18,6 +18,8 @@ from datetime import datetime
 
 import redis.asyncio as redis
 
+from herald.redis import REDIS
+
 _CLAIM = """
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, member in ipairs(items) do
@@ -48,20 +50,25 @@ class DeferredStore:
         self._claim = client.register_script(_CLAIM)
         self._requeue = client.register_script(_REQUEUE)
 
+    @REDIS
     async def add(self, due: datetime, payload: bytes) -> None:
         await self._client.zadd(self._keys[0], {payload: due.timestamp()})
 
+    @REDIS
     async def claim_due(self, now: datetime, limit: int = 500) -> list[bytes]:
         items = await self._claim(keys=self._keys, args=[now.timestamp(), limit])
         return list(items)
 
+    @REDIS
     async def done(self, payloads: list[bytes]) -> None:
         if payloads:
             await self._client.zrem(self._keys[1], *payloads)
 
+    @REDIS
     async def requeue_stale(self, now: datetime) -> int:
         cutoff = now.timestamp() - self._stale_after_s
         return int(await self._requeue(keys=self._keys, args=[cutoff, now.timestamp()]))
 
+    @REDIS
     async def pending(self) -> int:
         return int(await self._client.zcard(self._keys[0]))

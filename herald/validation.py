@@ -7,18 +7,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from herald.errors import HeraldError
+from herald.errors import ValidationError
 from herald.models import Channel, NotificationRequest, Priority
 from herald.settings import PipelineSettings
-
-
-class ValidationError(HeraldError):
-    """A request that cannot be accepted; ``field`` names the culprit."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
 
 
 def validate(request: NotificationRequest, limits: PipelineSettings) -> None:

@@ -29,7 +29,7 @@ from herald.contracts import (
     register_all,
 )
 from herald.deferred import DeferredStore
-from herald.outages import INFRASTRUCTURE
+from herald.errors import OutageError
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, TopicSpec
 from streams.handlers import Clock, Codecs, Handlers, utc_now
@@ -117,7 +117,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         clock,
         on_fatal=app.crash,
         # a table whose changelog does not match is the deployment's fault, not the event's
-        infrastructure=(*INFRASTRUCTURE, PartitionsMismatch),
+        infrastructure=(OutageError, PartitionsMismatch),
     )
     # Faust picks a table's changelog serializers from its types: bytes -> raw, else JSON.
     preferences = app.Table(
@@ -159,7 +159,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
     async def release_deferred() -> None:
         try:
             await handlers.release_due()
-        except INFRASTRUCTURE as error:  # the next tick tries again; nothing was removed
+        except OutageError as error:  # the next tick tries again; nothing was removed
             log.warning("releasing deferred notifications: %s", type(error).__name__)
 
     async def close_clients(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

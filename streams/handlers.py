@@ -13,7 +13,7 @@ from typing import Any
 
 from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
-from herald.errors import CodecError, where
+from herald.errors import CodecError, OutageError, ValidationError, where
 from herald.models import (
     AddressInvalidated,
     Channel,
@@ -25,9 +25,8 @@ from herald.models import (
     UserNotification,
     UserPreferences,
 )
-from herald.outages import INFRASTRUCTURE
 from herald.settings import PipelineSettings
-from herald.validation import ValidationError, validate
+from herald.validation import validate
 from streams import state as user_state
 from streams.decision import Defer, Expire, Outcome, Policy, Send, Suppress, decide
 from streams.invalidation import without_address
@@ -69,7 +68,7 @@ class Handlers:
         pipeline: PipelineSettings,
         clock: Clock = utc_now,
         on_fatal: Fatal = _no_fatal,
-        infrastructure: tuple[type[BaseException], ...] = INFRASTRUCTURE,
+        infrastructure: tuple[type[BaseException], ...] = (OutageError,),
     ) -> None:
         self.codecs = codecs
         self.outbox = outbox

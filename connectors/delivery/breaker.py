@@ -21,6 +21,7 @@ from enum import StrEnum
 
 import redis.asyncio as redis
 
+from herald.redis import REDIS
 from herald.settings import ProviderLimits
 from herald.topics import TopicNames
 
@@ -134,12 +135,15 @@ class Breakers:
         self._clock = clock
         self._closed: set[str] = set()  # closed at the last refresh, no failure recorded since
 
+    @REDIS
     async def state(self, provider: str) -> BreakerState:
         return loads(await self._client.get(self._names.breaker_key(provider)))
 
+    @REDIS
     async def phase(self, provider: str) -> Phase:
         return phase(await self.state(provider), self._clock(), self._policies[provider])
 
+    @REDIS
     async def phases(self, providers: Sequence[str]) -> dict[str, Phase]:
         """Every provider's phase now, in one read."""
         if not providers:
@@ -150,6 +154,7 @@ class Breakers:
             p: phase(loads(r), now, self._policies[p]) for p, r in zip(providers, raw, strict=True)
         }
 
+    @REDIS
     async def refresh(self, providers: Sequence[str]) -> dict[str, Phase]:
         """Read ``providers``' breakers for the round that starts (one Redis call)."""
         phases = await self.phases(providers)
@@ -163,6 +168,7 @@ class Breakers:
             return provider if provider in self._closed else None
         return None
 
+    @REDIS
     async def pick(self, providers: Sequence[str]) -> str | None:
         """The first provider whose breaker admits a call now; None when all are open."""
         for provider in providers:
@@ -170,12 +176,14 @@ class Breakers:
                 return provider
         return None
 
+    @REDIS
     async def probe_due_at(self, providers: Sequence[str]) -> float | None:
         """The earliest time one of ``providers`` lets a call through again."""
         times = [probe_due_at(await self.state(p), self._policies[p]) for p in providers]
         due = [t for t in times if t is not None]
         return min(due) if due else None
 
+    @REDIS
     async def record(self, provider: str, ok: bool) -> None:
         if ok and provider in self._closed:
             return  # a success leaves a closed breaker (and an open one) as it is

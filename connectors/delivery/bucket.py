@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import redis.asyncio as redis
 
+from herald.redis import REDIS
 from herald.settings import ProviderLimits
 from herald.topics import TopicNames
 
@@ -40,6 +41,7 @@ class Buckets:
         self._limits = dict(limits)
         self._acquire = client.register_script(_ACQUIRE)
 
+    @REDIS
     async def acquire(self, provider: str) -> float:
         """Seconds to wait before calling ``provider`` (0: go now)."""
         limits = self._limits[provider]

@@ -13,14 +13,15 @@ from connectors.delivery.ledger import Outcome
 from herald import deadletter
 from herald.codec import AvroCodec
 from herald.contracts import INVALIDATION, STATUS, TopicCodec
-from herald.errors import HeraldError
+from herald.errors import KafkaOutage
+from herald.kafka import KAFKA
 from herald.models import AddressInvalidated, ChannelMessage, DeliveryStatus
 from herald.topics import TopicNames
 
 KafkaHeaders = list[tuple[str, str | bytes | None]]
 
 
-class EmitError(HeraldError):
+class EmitError(KafkaOutage):
     """The broker did not acknowledge what the worker produced: nothing is committed."""
 
 
@@ -82,6 +83,7 @@ class Emitter:
     def _produce(self, topic: str, key: str, value: bytes) -> None:
         self._send(topic, key.encode(), value, None)
 
+    @KAFKA
     def _send(
         self,
         topic: str,

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as redis
 
-from herald.errors import HeraldError
 from herald.models import State
+from herald.redis import REDIS
 
 _BEGIN = """
 local e = redis.call('HMGET', KEYS[1], 'state', 'at', 'provider', 'uncertain')
@@ -158,6 +158,7 @@ class Ledger:
         self._release = client.register_script(_RELEASE)
         self._finish = client.register_script(_FINISH)
 
+    @REDIS
     async def begin(self, key: str, attempt: int, calling: str | None = None) -> Claim:
         """Claim ``key`` for a call. ``calling``: the provider the call will go to, recorded
         with the claim (as ``calling`` would) unless the claim is to be reconciled."""
@@ -176,20 +177,23 @@ class Ledger:
             return Busy(float(value))
         return Go(value.decode() or None)
 
+    @REDIS
     async def calling(self, key: str, provider: str) -> None:
         """Record which provider the claimed call goes to (before the call)."""
         await self._client.hset(key, "provider", provider)
 
+    @REDIS
     async def release(self, key: str, uncertain: str | None = None) -> bool:
         """Give up our claim until the next attempt; ``uncertain``: the provider whose call
         just now has an unknown outcome. False when the claim was no longer ours."""
         args: list[str | int] = [self.owner, uncertain or "", self._ttl_s]
         return bool(await self._release(keys=[key], args=args))
 
+    @REDIS
     async def finish(self, key: str, outcome: Outcome) -> Outcome:
         """Record a terminal outcome; the one recorded first wins and is returned."""
         if outcome.state not in TERMINAL:
-            raise HeraldError(f"{outcome.state} is not a terminal state")
+            raise ValueError(f"{outcome.state} is not a terminal state")  # a caller's bug
         args: list[str | int] = [self._ttl_s, *outcome.fields()]
         kind, value = await self._finish(keys=[key], args=args)
         return Outcome.parse(value) if kind == b"terminal" else outcome

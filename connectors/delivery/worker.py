@@ -26,10 +26,9 @@ from connectors.delivery.deliver import Delivery, Origin, Undeliverable
 from connectors.delivery.emit import Emitter
 from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
-from herald.errors import CodecError, where
+from herald.errors import CodecError, OutageError, where
 from herald.lag import assigned_lag
 from herald.models import ChannelMessage
-from herald.outages import INFRASTRUCTURE
 from herald.polling import take
 from herald.settings import HeraldSettings
 
@@ -144,7 +143,7 @@ class SenderWorker:
         except Undeliverable as error:
             self._emit.dead_letter(key, value, str(error), origin, datetime.now(UTC))
             self._delivery.metrics.rejected_record("undeliverable")
-        except INFRASTRUCTURE:
+        except OutageError:
             raise
         except Exception as error:
             log.error("unexpected %s at %s", type(error).__name__, where(error))

@@ -17,7 +17,7 @@ from connectors.sink.worker import SinkWorker, consumer_config
 from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
 from herald.codec import AvroCodec
 from herald.contracts import STATUS, TopicCodec
-from herald.errors import HeraldError
+from herald.errors import CassandraOutage, ConfigurationError
 from herald.metrics import SinkMetrics
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
@@ -57,11 +57,11 @@ def run_sink(settings: HeraldSettings, metrics: SinkMetrics | None = None) -> in
     try:
         session = cluster.connect()
     except CASSANDRA_ERRORS as exc:
-        raise HeraldError(f"connecting to Cassandra: {exc}") from exc
+        raise CassandraOutage(f"connecting to Cassandra: {exc}") from exc
     try:
         missing = pending(session, settings.cassandra)
         if missing:
-            raise HeraldError(
+            raise ConfigurationError(
                 f"keyspace {settings.cassandra.keyspace} lacks migrations {missing}: "
                 "run `herald db migrate`"
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 from cassandra.cluster import Session
 
 from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
-from herald.errors import ConfigurationError, HeraldError
+from herald.errors import CassandraOutage, ConfigurationError, HeraldError
 from herald.settings import CassandraSettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -124,7 +124,7 @@ def apply_migrations(settings: CassandraSettings) -> list[str]:
     try:
         session = cluster.connect()
     except CASSANDRA_ERRORS as exc:
-        raise HeraldError(f"connecting to Cassandra: {exc}") from exc
+        raise CassandraOutage(f"connecting to Cassandra: {exc}") from exc
     try:
         return migrate(session, settings)
     finally:

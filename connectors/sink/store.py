@@ -21,7 +21,7 @@ from connectors.sink.rows import (
     user_params,
 )
 from herald.cassandra import CASSANDRA_ERRORS
-from herald.errors import HeraldError
+from herald.errors import CassandraOutage, ConfigurationError
 
 STATUS_TABLE = "notification_status"
 USER_TABLE = "user_notifications"
@@ -29,7 +29,7 @@ USER_TABLE = "user_notifications"
 Write = tuple[BoundStatement | BatchStatement, tuple[()]]
 
 
-class SinkUnavailable(HeraldError):
+class SinkUnavailable(CassandraOutage):
     """Cassandra did not take every write; ``remaining`` are the ones to try again."""
 
     def __init__(self, remaining: list[Write], cause: BaseException) -> None:
@@ -60,7 +60,7 @@ class StatusStore:
             self._status = session.prepare(insert_cql(keyspace, STATUS_TABLE, STATUS_COLUMNS))
             self._user = session.prepare(insert_cql(keyspace, USER_TABLE, USER_COLUMNS))
         except CASSANDRA_ERRORS as exc:
-            raise HeraldError(
+            raise ConfigurationError(
                 f"preparing the sink's inserts on {keyspace}: {exc} "
                 "(has `herald db migrate` run on this keyspace?)"
             ) from exc

@@ -30,9 +30,8 @@ from connectors.sink.store import (
     request_kinds,
 )
 from herald import deadletter
-from herald.codec import RegistryError
 from herald.contracts import TopicCodec
-from herald.errors import CodecError, HeraldError
+from herald.errors import CodecError, HeraldError, KafkaOutage, OutageError
 from herald.lag import assigned_lag
 from herald.lifecycle import READY_MARK
 from herald.metrics import SinkMetrics
@@ -49,12 +48,8 @@ class Stopped(HeraldError):
     """The worker was asked to stop while a batch was still being retried."""
 
 
-class DeadLetterUnconfirmed(HeraldError):
+class DeadLetterUnconfirmed(KafkaOutage):
     """The broker did not confirm every dead letter yet."""
-
-
-# Failures that are not the batch's fault: wait and try the same batch again.
-TRANSIENT = (SinkUnavailable, RegistryError, DeadLetterUnconfirmed)
 
 
 def backoff_s(attempt: int, cap_s: float, base_s: float = 0.5) -> float:
@@ -220,7 +215,7 @@ class SinkWorker:
         while True:
             try:
                 result = action()
-            except TRANSIENT as exc:
+            except OutageError as exc:  # not the batch's fault: wait, try it again
                 self.metrics.retries.labels(stage).inc()
                 delay = backoff_s(attempt, self.settings.retry_backoff_max_s)
                 log.warning(

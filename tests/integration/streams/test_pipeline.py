@@ -216,7 +216,7 @@ def test_an_expired_request_gives_expired_statuses(pipeline: Pipeline) -> None:
 
 
 def test_invalid_requests_are_refused_before_publishing(pipeline: Pipeline) -> None:
-    from herald.validation import ValidationError
+    from herald.errors import ValidationError
 
     with pytest.raises(ValidationError, match="recipients"):
         pipeline.publisher.publish(request([]))

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import redis
 
+from herald.errors import RedisOutage
+from herald.redis import REDIS
 from herald.settings import PipelineSettings
 from streams import handlers as module
 from streams.handlers import Handlers
@@ -71,11 +73,12 @@ def test_an_outage_is_retried_then_fatal_and_never_dead_lettered(
     monkeypatch.setattr(module, "RETRY_DELAYS_S", (0.0, 0.0))
     outbox, fatal, calls = RecordingOutbox(), [], []
 
+    @REDIS  # as every client of Redis is wrapped
     async def work() -> None:
         calls.append(1)
         raise redis.ConnectionError("redis is down")
 
-    with pytest.raises(redis.ConnectionError):
+    with pytest.raises(RedisOutage):
         asyncio.run(_handlers(outbox, fatal).guarded(Event(), work))
     assert len(calls) == 3  # the first try and two retries
     assert len(fatal) == 1
@@ -86,6 +89,7 @@ def test_an_outage_that_passes_is_not_fatal(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(module, "RETRY_DELAYS_S", (0.0, 0.0))
     outbox, fatal, calls = RecordingOutbox(), [], []
 
+    @REDIS
     async def work() -> None:
         calls.append(1)
         if len(calls) < 2:

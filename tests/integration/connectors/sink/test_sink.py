@@ -18,7 +18,7 @@ from connectors.sink.history import recent_for_user, timeline
 from connectors.sink.migrate import migrate, pending
 from herald import deadletter
 from herald.codec import AvroCodec
-from herald.contracts import STATUS, TopicCodec
+from herald.contracts import STATUS, TopicCodec, load_schema, subject
 from herald.models import Channel, DeliveryStatus, State
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
@@ -254,3 +254,56 @@ def test_cassandra_paused_for_30s_under_load_loses_nothing(sink: Sink, cql: Sess
     assert found == len(events)
     missing = [e for e in events[::97] if len(timeline(cql, sink.keyspace, e.notification_id)) != 1]
     assert missing == []
+
+
+def test_registry_paused_while_new_schema_ids_arrive_dead_letters_nothing(
+    sink: Sink, cql: Session
+) -> None:
+    """Statuses written with a schema version the sink has never seen: it must fetch it, and
+    cannot while the registry is stopped. That is an outage, not a bad record."""
+    stack = Stack(sink.settings)
+    pid = stack.pid(stack.plans["registry"])
+    if pid is None:
+        pytest.skip("the registry is not the local stack's process (cannot pause it)")
+    evolved = load_schema(STATUS.file_name) | {
+        "fields": [
+            *load_schema(STATUS.file_name)["fields"],
+            {"name": "test_extra", "type": ["null", "string"], "default": None},
+        ]
+    }
+    with AvroCodec.from_settings(sink.settings.registry) as writer:
+        new_id = writer.register(subject(sink.names.status), evolved)
+        assert new_id != sink.codec.schema_id
+        user = f"r-{uuid.uuid4().hex[:8]}"
+        now = datetime.now(UTC)
+        events = [
+            status(f"n-{uuid.uuid4().hex}", user, State.SENT, now + timedelta(milliseconds=i))
+            for i in range(200)
+        ]
+        values = [writer.encode(new_id, e.to_record() | {"test_extra": "x"}) for e in events]
+    log_size = sink.worker.log_file.stat().st_size
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for event, value in zip(events, values, strict=True):
+            sink.producer.produce(
+                sink.names.status, key=event.notification_id.encode(), value=value
+            )
+        assert sink.producer.flush(30) == 0
+        time.sleep(25)  # the sink tries, times out and retries meanwhile
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    sink.caught_up(timeout_s=180)
+    log = sink.worker.log_file.read_bytes()[log_size:].decode(errors="replace")
+    assert "decoding statuses failed" in log
+    assert "RegistryOutage" in log or "schema registry" in log
+    assert len(recent_for_user(cql, sink.keyspace, user, now=now, days=2)) == 200
+    consumer = Consumer(
+        sink.settings.kafka.client_config(
+            **{"group.id": unique("dlq"), "enable.auto.commit": False}
+        )
+    )
+    try:
+        letters = list(deadletter.read_all(consumer, sink.names.dead_letter))
+    finally:
+        consumer.close()
+    assert not [d for d in letters if d.key in {e.notification_id.encode() for e in events}]
