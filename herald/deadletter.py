@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -103,6 +103,7 @@ def replay(
     producer: Producer,
     allowed: Collection[str],
     timeout_s: float = 30,
+    advance: Callable[[float], None] = lambda done: None,
 ) -> int:
     """Send the original bytes back to their source topics, marked as a replay. Only to
     ``allowed`` topics: a header written by anyone must not pick an arbitrary target."""
@@ -117,6 +118,7 @@ def replay(
             value=letter.value,
             headers=[("herald.dlq.replayed_at", now)],
         )
+        advance(1)
     if producer.flush(timeout_s) > 0:
         raise KafkaOutage("the broker did not confirm every replayed record")
     return len(letters)

@@ -75,9 +75,11 @@ class RegistrySettings(_Frozen):
     # Apicurio serves the Confluent-compatible API under /apis/ccompat/v7.
     url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
     basic_auth: SecretStr | None = None  # "user:password"
+    # Per request: the client's own default is none, so a hung registry would hang a worker.
+    timeout_s: float = Field(default=10.0, gt=0)
 
     def client_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"url": self.url}
+        config: dict[str, Any] = {"url": self.url, "timeout": self.timeout_s}
         if self.basic_auth is not None:
             config["basic.auth.user.info"] = self.basic_auth.get_secret_value()
         return config

@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from herald.errors import HeraldError
+from herald.kafka import KAFKA
 
 
 class TopicError(HeraldError):
@@ -53,6 +54,17 @@ def partition_count(admin: AdminClient, topic: str, timeout_s: float = 10) -> in
     if described is None or described.error is not None:
         raise TopicError(f"topic {topic} is not there: {described.error if described else ''}")
     return len(described.partitions)
+
+
+@KAFKA
+def describe(admin: AdminClient, topics: Iterable[str], timeout_s: float = 10) -> dict[str, int]:
+    """The partition count of each of ``topics`` that exists (missing ones are left out)."""
+    metadata = admin.list_topics(timeout=timeout_s)
+    return {
+        name: len(metadata.topics[name].partitions)
+        for name in topics
+        if name in metadata.topics and metadata.topics[name].error is None
+    }
 
 
 @dataclass(frozen=True)

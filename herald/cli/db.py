@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from herald.cli.common import fail, settings
-from herald.errors import HeraldError
+from herald.cli.common import settings
 from herald.settings import HeraldSettings
 
-db_app = typer.Typer(help="The Cassandra schema of the status history.", no_args_is_help=True)
+app = typer.Typer(help="The Cassandra schema of the status history.", no_args_is_help=True)
 
 
 def say_migrated(config: HeraldSettings, applied: list[str]) -> None:
@@ -19,14 +18,10 @@ def say_migrated(config: HeraldSettings, applied: list[str]) -> None:
         typer.echo(f"keyspace {keyspace} is up to date: nothing to apply")
 
 
-@db_app.command("migrate")
-def db_migrate() -> None:
+@app.command("migrate")
+def migrate() -> None:
     """Create the keyspace if needed and apply the pending CQL migrations, in order."""
-    config = settings()
     from connectors.sink.migrate import apply_migrations
 
-    try:
-        applied = apply_migrations(config.cassandra)
-    except HeraldError as error:
-        raise fail(error) from error
-    say_migrated(config, applied)
+    config = settings()
+    say_migrated(config, apply_migrations(config.cassandra))

@@ -7,9 +7,12 @@ import os
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from herald.errors import StackError
+from herald.progress import Progress, quiet
 from herald.settings import HeraldSettings
 from infra.stack import configs, servers
 
@@ -36,8 +39,6 @@ def _run(argv: list[str], cwd: Path, what: str) -> None:
 def _maven_jars(
     settings: HeraldSettings, target: Path, name: str, deps: list[tuple[str, str, str]]
 ) -> None:
-    if (target / _COMPLETE).exists():
-        return
     target.mkdir(parents=True, exist_ok=True)
     (target / "pom.xml").write_text(configs.maven_pom(name, deps))
     shutil.rmtree(target / "lib", ignore_errors=True)
@@ -46,12 +47,9 @@ def _maven_jars(
         target,
         name,
     )
-    (target / _COMPLETE).touch()
 
 
 def _registry(settings: HeraldSettings, target: Path) -> None:
-    if (target / _COMPLETE).exists():
-        return
     version = settings.stack.registry_version
     target.mkdir(parents=True, exist_ok=True)
     artifact = f"io.apicurio:apicurio-registry-app:{version}:tar.gz:all"
@@ -71,6 +69,14 @@ def _registry(settings: HeraldSettings, target: Path) -> None:
     with tarfile.open(archive) as tar:
         tar.extractall(target, filter="data")
     archive.unlink()
+
+
+def _once(target: Path, what: str, fetch: Callable[[], None], progress: Progress) -> None:
+    """``fetch`` into ``target`` unless an earlier fetch completed there."""
+    if (target / _COMPLETE).exists():
+        return
+    with progress(f"fetching {what} (once)"):
+        fetch()
     (target / _COMPLETE).touch()
 
 
@@ -114,27 +120,27 @@ def redis_server(settings: HeraldSettings) -> str:
     return system_command(settings, "redis-server")
 
 
-def ensure_installed(settings: HeraldSettings) -> None:
+def ensure_installed(settings: HeraldSettings, progress: Progress = quiet) -> None:
     """Fetch whatever is not in the cache yet; cheap when everything is there."""
     stack = settings.stack
     system_command(settings, stack.maven, "MAVEN")
-    _maven_jars(
-        settings,
-        servers.kafka_dir(settings),
-        "kafka",
-        [
-            ("org.apache.kafka", "kafka_2.13", stack.kafka_version),
-            # Kafka's POM leaves the logging backend out; without it the broker logs nothing.
-            ("org.apache.logging.log4j", "log4j-slf4j-impl", stack.log4j_version),
-        ],
+    kafka = [
+        ("org.apache.kafka", "kafka_2.13", stack.kafka_version),
+        # Kafka's POM leaves the logging backend out; without it the broker logs nothing.
+        ("org.apache.logging.log4j", "log4j-slf4j-impl", stack.log4j_version),
+    ]
+    cassandra = [("org.apache.cassandra", "cassandra-all", stack.cassandra_version)]
+    for name, version, target, deps in (
+        ("kafka", stack.kafka_version, servers.kafka_dir(settings), kafka),
+        ("cassandra", stack.cassandra_version, servers.cassandra_dir(settings), cassandra),
+    ):
+        fetch = partial(_maven_jars, settings, target, name, deps)
+        _once(target, f"{name} {version}", fetch, progress)
+    registry = servers.registry_dir(settings)
+    _once(
+        registry,
+        f"Apicurio Registry {stack.registry_version}",
+        partial(_registry, settings, registry),
+        progress,
     )
-    _maven_jars(
-        settings,
-        servers.cassandra_dir(settings),
-        "cassandra",
-        [
-            ("org.apache.cassandra", "cassandra-all", stack.cassandra_version),
-        ],
-    )
-    _registry(settings, servers.registry_dir(settings))
     redis_server(settings)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from herald.errors import StackError
+from herald.progress import Progress, quiet
 from herald.settings import HeraldSettings
 from infra.stack import fetch, probes, process, servers
 from infra.stack.servers import ServerPlan
@@ -47,11 +48,13 @@ class Stack:
         self,
         settings: HeraldSettings,
         say: Say = print,
-        install: Callable[[HeraldSettings], None] = fetch.ensure_installed,
+        install: Callable[[HeraldSettings, Progress], None] = fetch.ensure_installed,
+        progress: Progress = quiet,
     ) -> None:
         self.settings = settings
         self.say = say
         self.install = install
+        self.progress = progress
         # Paths in the cache are fixed by version; redis-server is found through PATH.
         self.plans = servers.plans(settings, servers.installed(settings, "redis-server"))
 
@@ -89,7 +92,7 @@ class Stack:
             return self.status()
         self._check_java()
         self._check_ports(to_start)
-        self.install(self.settings)
+        self.install(self.settings, self.progress)
         # Servers that need others start last, once those answer.
         ordered = sorted(to_start, key=lambda plan: len(plan.needs))
         for plan in ordered:

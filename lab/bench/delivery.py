@@ -35,11 +35,13 @@ from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, TopicCodec
 from herald.errors import HeraldError
 from herald.models import Channel, ChannelMessage, State
+from herald.progress import Progress, quiet
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from infra.stack.process import cpu_seconds, rss_bytes
 from lab.bench import sink
+from lab.bench.pace import offer
 from lab.bench.stats import percentile
 from lab.bench.steps import (
     SINK,
@@ -118,24 +120,28 @@ class Rig:
 
 
 def run_step(
-    rig: Rig, rate: int, seconds: float, sample_every: int, drain_s: float, say: Say
+    rig: Rig,
+    rate: int,
+    seconds: float,
+    sample_every: int,
+    drain_s: float,
+    say: Say,
+    progress: Progress = quiet,
 ) -> Step:
     published_us: dict[str, int] = {}
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in rig.groups}
     rss: list[dict[str, float]] = []
     before, cpu_before, published = rig.lags(), rig.cpu_s(), 0
-    started = time.monotonic()
-    next_sample = started
-    while (now := time.monotonic()) < started + seconds:
-        due = int(rate * (now - started)) - published
+    next_sample = 0.0
+    for elapsed in offer(seconds, 0.02, progress, f"delivery offered {rate}/s"):
+        due = int(rate * elapsed) - published
         rig.publish(due, published_us, sample_every)
         published += max(due, 0)
-        if now >= next_sample:
+        if elapsed >= next_sample:
             for name, (_, lag) in rig.lags().items():
-                samples[name].append((now - started, float(lag)))
+                samples[name].append((elapsed, float(lag)))
             rss.append(rig.rss_mb())
             next_sample += 1.0
-        time.sleep(0.02)
     if rig.producer.flush(60) > 0:
         raise HeraldError("the broker did not confirm every benchmark message")
     after, cpu_after = rig.lags(), rig.cpu_s()
@@ -193,11 +199,13 @@ def written_us(session: Session, keyspace: str, ids: Sequence[str]) -> dict[str,
     return found
 
 
-def sweep(rig: Rig, rates: Sequence[int], seconds: float, say: Say) -> list[Step]:
+def sweep(
+    rig: Rig, rates: Sequence[int], seconds: float, say: Say, progress: Progress = quiet
+) -> list[Step]:
     """Rates in order, until one is not sustained."""
     steps: list[Step] = []
     for rate in rates:
-        steps.append(run_step(rig, rate, seconds, sample_every=10, drain_s=120, say=say))
+        steps.append(run_step(rig, rate, seconds, 10, 120, say, progress))
         say(describe(steps[-1]))
         if not steps[-1].flat:
             break
@@ -299,14 +307,15 @@ def measure(
     workdir: Path,
     say: Say,
     run_id: str,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """The sweep, then half the highest sustained rate, and the rows found afterwards."""
     keyspace = settings.cassandra.keyspace
     with rig(settings, workdir, senders, session, run_id) as running:
         say(f"prefix {settings.kafka.topic_prefix}, keyspace {keyspace}: workers ready")
-        steps = sweep(running, rates, seconds, say)
+        steps = sweep(running, rates, seconds, say, progress)
         best = sustained(steps)
-        half = run_step(running, best // 2, seconds, 10, 120, say) if best >= 2 else None
+        half = run_step(running, best // 2, seconds, 10, 120, say, progress) if best >= 2 else None
         if half is not None:
             say("half of the highest sustained rate: " + describe(half))
     rows = _rows(session, keyspace)
@@ -341,6 +350,7 @@ def run(
     say: Say,
     *,
     keep: bool = False,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:6]
     settings = bench_settings(stack, workdir, run_id)
@@ -356,7 +366,9 @@ def run(
     try:
         session = cluster.connect()
         migrate(session, settings.cassandra)
-        results |= measure(settings, session, rates, seconds, senders, workdir, say, run_id)
+        results |= measure(
+            settings, session, rates, seconds, senders, workdir, say, run_id, progress
+        )
     except CASSANDRA_ERRORS as error:
         raise HeraldError(
             f"Cassandra failed during the benchmark: {type(error).__name__}"

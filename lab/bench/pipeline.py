@@ -27,10 +27,12 @@ from confluent_kafka.admin import AdminClient
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, TopicCodec
 from herald.models import Channel, Device, NotificationRequest, Platform, Priority, UserContacts
+from herald.progress import Progress, quiet
 from herald.publisher import Publisher
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from infra.stack.process import rss_bytes
+from lab.bench.pace import offer
 from lab.bench.stats import lag_is_flat, percentile
 from lab.offsets import TopicSizes, wait_caught_up
 from lab.workers import WorkerProcess, worker_env
@@ -129,27 +131,26 @@ def run_step(
     rate: int,
     seconds: float,
     per_request: int,
+    progress: Progress = quiet,
 ) -> Step:
     rng = random.Random(rate)
-    tick, published, samples, rss = 0.1, 0, [], []
+    published, samples, rss = 0, [], []
     delivered_before = tap.count
-    started = time.monotonic()
-    next_sample = started
-    while (now := time.monotonic()) < started + seconds:
-        due = int(rate * (now - started)) - published
+    next_sample = 0.0
+    for elapsed in offer(seconds, 0.1, progress, f"{target.name} offered {rate}/s"):
+        due = int(rate * elapsed) - published
         batch = [_requests(users, per_request, rng) for _ in range(max(0, due) // per_request)]
         for request in batch:
             tap.published_ms[request.request_id] = request.created_at.timestamp() * 1000
         if batch:
             publisher.publish_batch(batch)
             published += len(batch) * per_request
-        if now >= next_sample:
+        if elapsed >= next_sample:
             # backlog: published but not yet on the channel topic
             backlog = published - (tap.count - delivered_before)
-            samples.append((now - started, float(backlog)))
+            samples.append((elapsed, float(backlog)))
             rss.append(target.rss())
             next_sample += 1.0
-        time.sleep(tick)
     delivered = tap.count - delivered_before
     latencies = list(tap.latencies)
     tap.latencies.clear()
@@ -181,6 +182,7 @@ def sweep(
     seconds: float,
     per_request: int,
     say: Say,
+    progress: Progress = quiet,
 ) -> list[Step]:
     steps: list[Step] = []
     tap = LatencyTap(target.settings, codec)
@@ -188,7 +190,7 @@ def sweep(
     total = 0
     with Publisher(target.settings, codec=codec) as publisher:
         for rate in rates:
-            step = run_step(target, publisher, tap, users, rate, seconds, per_request)
+            step = run_step(target, publisher, tap, users, rate, seconds, per_request, progress)
             steps.append(step)
             total += step.published
             say(
@@ -283,6 +285,7 @@ def run(
     say: Say,
     with_million: bool = True,
     workers: int = 1,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     users = [f"b-{i}" for i in range(20_000)]
     results: dict[str, Any] = {
@@ -309,7 +312,7 @@ def run(
                 if name == "herald":  # the worker must hold the contacts before the load
                     contacts = [TopicNames(prefix).user_contacts]
                     wait_caught_up(settings, f"{prefix}streams", contacts)
-                steps = sweep(target, codec, users, rates, seconds, per_request, say)
+                steps = sweep(target, codec, users, rates, seconds, per_request, say, progress)
                 results[name] = {
                     "sustained_per_s": sustained(steps),
                     "steps": [asdict(s) for s in steps],

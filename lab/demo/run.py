@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from herald.codec import AvroCodec
 from herald.models import Channel, DeliveryStatus
+from herald.progress import Advance, Progress, quiet
 from herald.publisher import Publisher, PublishError, producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
@@ -58,9 +59,11 @@ class _Run:
         return {r.request_id: label for label, r in self.load}
 
 
-def run_demo(settings: HeraldSettings, config: DemoConfig, say: Say = print) -> Summary:
+def run_demo(
+    settings: HeraldSettings, config: DemoConfig, say: Say = print, progress: Progress = quiet
+) -> Summary:
     """The whole demo. The stack is left running; the worker is stopped at the end."""
-    Stack(settings, say=say).up()
+    Stack(settings, say=say, progress=progress).up()
     settings = settings.with_prefix(config.prefix)
     names = TopicNames(config.prefix)
     specs = pipeline_topics(names, settings.pipeline.partitions)
@@ -75,7 +78,7 @@ def run_demo(settings: HeraldSettings, config: DemoConfig, say: Say = print) -> 
             return sizes.of([names.dead_letter])[names.dead_letter] - before[names.dead_letter]
 
         with AvroCodec.from_settings(settings.registry) as codec:
-            run = _with_worker(settings, config, codec, dead_letters, say)
+            run = _with_worker(settings, config, codec, dead_letters, say, progress)
         growth = {topic: n - before[topic] for topic, n in sizes.of(watched).items()}
     finally:
         sizes.close()
@@ -111,6 +114,7 @@ def _with_worker(
     codec: AvroCodec,
     dead_letters: Callable[[], int],
     say: Say,
+    progress: Progress,
 ) -> _Run:
     home = demo_home(settings)
     log = home / f"{settings.kafka.topic_prefix}worker.log"  # one per run: runs may overlap
@@ -120,7 +124,7 @@ def _with_worker(
     with worker:
         say(f"worker ready (pid {worker.pid})")
         with delivering(settings, home, env, say) as delivery:
-            run = _play(delivery, config, codec, dead_letters, say)
+            run = _play(delivery, config, codec, dead_letters, say, progress)
         say("stopping the streams worker")
     return run
 
@@ -131,6 +135,7 @@ def _play(
     codec: AvroCodec,
     dead_letters: Callable[[], int],
     say: Say,
+    progress: Progress,
 ) -> _Run:
     settings = delivery.settings
     now = datetime.now(UTC)
@@ -152,7 +157,10 @@ def _play(
         f"reading statuses until all {len(expected):,} notifications have an outcome "
         "and every routed message was delivered or failed"
     )
-    statuses, missing = _collect(settings, codec, expected, dead_letters, config.timeout_s)
+    with progress("notifications with an outcome", total=len(expected)) as advance:
+        statuses, missing = _collect(
+            settings, codec, expected, dead_letters, config.timeout_s, advance
+        )
     sample = [users[i].user_id for i in SAMPLE if i < len(users)]
     return _Run(
         users,
@@ -195,17 +203,21 @@ def _collect(
     expected: Mapping[Key, frozenset[Channel]],
     dead_letters: Callable[[], int],
     timeout_s: float,
+    advance: Advance,
 ) -> tuple[list[DeliveryStatus], dict[Key, frozenset[Channel]]]:
     """This run's statuses, once complete and the malformed record is dead-lettered (or at
     the time-out), and what is still missing."""
     ids = {request_id for request_id, _ in expected}
     reader = StatusReader(settings, codec)
     deadline = time.monotonic() + timeout_s
+    left = len(expected)
     try:
         while True:
             reader.poll()
             mine = [s for s in reader.seen if s.request_id in ids]
             missing = gaps(expected, mine)
+            advance(left - len(missing))
+            left = len(missing)
             done = not missing and not awaiting_delivery(mine) and dead_letters() > 0
             if done or time.monotonic() > deadline:
                 return mine, missing

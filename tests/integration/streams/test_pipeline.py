@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -243,6 +244,11 @@ def test_dlq_list_shows_dead_letters_and_replay_sends_them_back(pipeline: Pipeli
     assert listed.exit_code == 0, listed.output
     assert f"{pipeline.names.requests}[" in listed.output
     assert "CodecError" in listed.output
+    as_json = CliRunner().invoke(app, ["dlq", "list", "--json"], env=env)
+    assert as_json.exit_code == 0, as_json.output
+    mine = [d for d in json.loads(as_json.stdout) if d["key"] == "bad-cli"]
+    assert [(d["topic"], d["size"]) for d in mine] == [(pipeline.names.requests, 9)]
+    assert "CodecError" in mine[0]["reason"]
 
     replayed = CliRunner().invoke(app, ["dlq", "replay", "--offset", "0"], env=env)
     assert replayed.exit_code == 0, replayed.output

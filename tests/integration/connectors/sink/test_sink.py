@@ -66,7 +66,11 @@ def sink(
     migrate(cql, settings.cassandra)
     ensure_sink_topics(settings)
     workdir = tmp_path_factory.mktemp("sink")
-    env = worker_env(settings, workdir, HERALD_CASSANDRA__KEYSPACE=keyspace)
+    # A short registry time-out, so that a paused registry fails the sink's requests (its
+    # client retries three times) well within the pause of the registry test below.
+    env = worker_env(
+        settings, workdir, HERALD_CASSANDRA__KEYSPACE=keyspace, HERALD_REGISTRY__TIMEOUT_S="2"
+    )
     try:
         with (
             AvroCodec.from_settings(settings.registry) as codec,

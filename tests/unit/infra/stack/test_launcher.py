@@ -58,7 +58,7 @@ def test_up_refuses_a_port_that_another_process_holds(tmp_path: Path, taken_port
     settings = _settings(tmp_path).model_copy(
         update={"redis": RedisSettings.model_validate({"url": f"redis://127.0.0.1:{taken_port}"})}
     )
-    stack = Stack(settings, say=lambda _: None, install=lambda _: None)
+    stack = Stack(settings, say=lambda _: None, install=lambda *_: None)
     stack.plans = {"redis": stack.plans["redis"]}
     with pytest.raises(StackError, match=f"port 127.0.0.1:{taken_port} \\(redis\\)"):
         stack.up()
@@ -66,7 +66,7 @@ def test_up_refuses_a_port_that_another_process_holds(tmp_path: Path, taken_port
 
 def test_up_says_when_java_is_missing(tmp_path: Path) -> None:
     stack = Stack(
-        _settings(tmp_path, java="/nonexistent/java"), say=lambda _: None, install=lambda _: None
+        _settings(tmp_path, java="/nonexistent/java"), say=lambda _: None, install=lambda *_: None
     )
     with pytest.raises(StackError, match="Java not found"):
         stack.up()
@@ -82,7 +82,7 @@ def test_a_server_that_dies_at_start_shows_the_end_of_its_log(tmp_path: Path) ->
     settings = _settings(tmp_path).model_copy(
         update={"redis": RedisSettings.model_validate({"url": f"redis://127.0.0.1:{_free_port()}"})}
     )
-    stack = Stack(settings, say=lambda _: None, install=lambda _: None)
+    stack = Stack(settings, say=lambda _: None, install=lambda *_: None)
     run_dir = tmp_path / "home" / "stack" / "redis"
     plan = servers.ServerPlan(
         name="redis",
@@ -97,7 +97,7 @@ def test_a_server_that_dies_at_start_shows_the_end_of_its_log(tmp_path: Path) ->
 
 
 def test_status_and_down_leave_foreign_processes_alone(tmp_path: Path) -> None:
-    stack = Stack(_settings(tmp_path), say=lambda _: None, install=lambda _: None)
+    stack = Stack(_settings(tmp_path), say=lambda _: None, install=lambda *_: None)
     plan = stack.plans["redis"]
     plan.pid_file.parent.mkdir(parents=True)
     plan.pid_file.write_text("1\n")  # pid 1 is not ours: its command line lacks our run dir

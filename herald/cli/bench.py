@@ -1,0 +1,107 @@
+"""`herald bench ...`: benchmarks. Figures go to a JSON file, never into test assertions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from herald.cli.common import comma_ints, settings
+
+app = typer.Typer(help="Benchmarks; figures go to a JSON file.", no_args_is_help=True)
+
+
+@app.command("pipeline")
+def pipeline(
+    rates: str = typer.Option(
+        "500,1000,2000,4000,8000,16000,20000",
+        help="Offered per-user notifications a second, in order.",
+    ),
+    seconds: float = typer.Option(20.0, min=1, help="How long each rate is offered."),
+    per_request: int = typer.Option(100, min=1, help="Recipients per published request."),
+    out: Path = typer.Option(Path("bench-results/pipeline.json"), help="Where figures go."),
+    million: bool = typer.Option(True, help="Also fan out one 1,000,000-recipient request."),
+    workers: int = typer.Option(1, min=1, help="Herald worker processes (the relay runs one)."),
+) -> None:
+    """Highest rate with flat lag, p50/p99 publish-to-channel latency and worker memory,
+    for Herald's worker and for a bare confluent-kafka relay over the same hops."""
+    offered = comma_ints(rates, "--rates")
+    from herald.progress import bar
+    from lab.bench.pipeline import run
+
+    config = settings()
+    results = run(
+        config,
+        offered,
+        seconds,
+        per_request,
+        out,
+        config.stack.home / "bench",
+        typer.echo,
+        with_million=million,
+        workers=workers,
+        progress=bar,
+    )
+    typer.echo(
+        f"herald sustained {results['herald']['sustained_per_s']}/s, relay "
+        f"{results['relay']['sustained_per_s']}/s; figures in {out}"
+    )
+
+
+@app.command("sink")
+def sink(
+    events: int = typer.Option(200_000, min=1, help="Status events produced, then sunk."),
+    out: Path = typer.Option(Path("bench-results/sink.json"), help="Where figures go."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's topics and keyspace."),
+) -> None:
+    """Status events a second one sink worker writes into Cassandra (two rows each)."""
+    from lab.bench.sink import run
+
+    config = settings()
+    results = run(config, events, out, config.stack.home / "bench", typer.echo, keep=keep)
+    typer.echo(
+        f"sink: {results['events_per_s']} status events/s ({results['rows_per_s']} rows/s); "
+        f"figures in {out}"
+    )
+
+
+@app.command("delivery")
+def delivery(
+    rates: str = typer.Option(
+        "25,50,100,200,400,800,1600",
+        help="Offered messages a second, in order (a third each to push, SMS and email).",
+    ),
+    seconds: float = typer.Option(20.0, min=1, help="How long each rate is offered."),
+    senders: int = typer.Option(1, min=1, help="Sender workers per channel."),
+    sink_events: int = typer.Option(
+        100_000, min=1, help="Status events for the sink-only drain afterwards."
+    ),
+    out: Path = typer.Option(Path("bench-results/delivery.json"), help="Where figures go."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's topics, keys and keyspaces."),
+) -> None:
+    """Sustained delivery rate, p50/p99 from publish to status row in Cassandra, memory, and
+    the sink's status rows a second."""
+    offered = comma_ints(rates, "--rates")
+    from herald.progress import bar
+    from lab.bench.delivery import run
+
+    config = settings()
+    results = run(
+        config,
+        offered,
+        seconds,
+        senders,
+        sink_events,
+        out,
+        config.stack.home / "bench",
+        typer.echo,
+        keep=keep,
+        progress=bar,
+    )
+    half = results["half_rate_step"] or {}
+    drained = results["sink_drain"]
+    typer.echo(
+        f"delivery sustained {results['sustained_per_s']} messages/s; at half that: "
+        f"p50 {half.get('p50_ms')} ms, p99 {half.get('p99_ms')} ms; sink drain "
+        f"{drained['rows_per_s']} rows/s; figures in {out}"
+    )

@@ -1,0 +1,41 @@
+"""Running the stream processors: the topics they need, the app, Faust's worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from confluent_kafka.admin import AdminClient
+from faust import Worker
+
+from herald.settings import HeraldSettings
+from herald.topics import TopicNames, ensure_topics, pipeline_topics
+from streams.app import changelog_topics, create_app
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (it is a dependency): a faster event loop for the agents."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run_streams(settings: HeraldSettings, loglevel: str = "info") -> None:
+    """Create what is missing, then run fan-out, decisions and deferred release until
+    stopped (Faust's worker handles SIGTERM and SIGINT)."""
+    specs = pipeline_topics(TopicNames(settings.kafka.topic_prefix), settings.pipeline.partitions)
+    ensure_topics(
+        AdminClient(settings.kafka.client_config()), [*specs, *changelog_topics(settings)]
+    )
+    settings.pipeline.worker_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    worker = Worker(app, loglevel=loglevel, loop=_event_loop())
+    # Faust's terminal spinner sets the root logger to DEBUG, which makes every aiokafka
+    # debug call build a log record on the hot path (about 11% of a busy worker's time).
+    worker.spinner = None
+    # Faust logs a failed delivery with the whole record (addresses included); Herald's
+    # outbox logs the failure itself, without the record.
+    logging.getLogger("faust.topics").setLevel(logging.CRITICAL)
+    worker.execute_from_commandline()
