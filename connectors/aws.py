@@ -19,7 +19,7 @@ from connectors.base import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from herald.settings import AwsSettings, ProviderLimits
+from herald.settings import AwsSettings, ProviderLimits, required
 
 T = TypeVar("T")
 
@@ -64,11 +64,16 @@ def client_config(limits: ProviderLimits, pool: int) -> Config:
 
 
 def client_kwargs(settings: AwsSettings) -> dict[str, Any]:
-    return {
-        "region_name": settings.region,
-        "endpoint_url": settings.endpoint_url,
-        "aws_access_key_id": settings.access_key_id.get_secret_value(),
-        "aws_secret_access_key": settings.secret_access_key.get_secret_value(),
+    """A boto3 client's region, endpoint and keys; with ``default_credentials``, no keys:
+    boto3 finds them itself."""
+    kwargs: dict[str, Any] = {"region_name": settings.region, "endpoint_url": settings.endpoint_url}
+    if settings.default_credentials:
+        return kwargs
+    key = required(settings.access_key_id, "HERALD_DELIVERY__AWS__ACCESS_KEY_ID")
+    secret = required(settings.secret_access_key, "HERALD_DELIVERY__AWS__SECRET_ACCESS_KEY")
+    return kwargs | {
+        "aws_access_key_id": key.get_secret_value(),
+        "aws_secret_access_key": secret.get_secret_value(),
     }
 
 

@@ -27,7 +27,13 @@ from connectors.sms.sns import SnsSender
 from connectors.sms.twilio import TwilioSender
 from herald.errors import ConfigurationError
 from herald.models import Channel, Platform
-from herald.settings import DeliverySettings, HeraldSettings, ProviderLimits, SmtpSettings
+from herald.settings import (
+    DeliverySettings,
+    HeraldSettings,
+    ProviderLimits,
+    SmtpSettings,
+    required,
+)
 
 PUSH_PROVIDERS: Mapping[Platform, str] = {
     Platform.IOS: "apns",
@@ -45,10 +51,13 @@ def push_provider_for(platform: Platform | str) -> str:
 
 
 def channel_providers(settings: DeliverySettings, channel: Channel) -> tuple[str, ...]:
-    """The providers a channel uses; for SMS and email the primary first."""
+    """The providers a channel uses, less those switched off; for SMS and email the primary
+    first."""
     if channel is Channel.PUSH:
-        return ("fcm", "apns")
-    return settings.sms_providers if channel is Channel.SMS else settings.email_providers
+        listed: tuple[str, ...] = ("fcm", "apns")
+    else:
+        listed = settings.sms_providers if channel is Channel.SMS else settings.email_providers
+    return tuple(name for name in listed if name not in settings.disabled)
 
 
 def provider_limits(settings: DeliverySettings, name: str) -> ProviderLimits:
@@ -113,21 +122,25 @@ def _ses(s: HeraldSettings) -> Sender:
     aws, pool = s.delivery.aws, s.delivery.in_flight
     config = client_config(aws.email_limits, pool)
     client = boto3.client("ses", config=config, **client_kwargs(aws))
-    return SesSender(client, EmailPolicy.from_settings(s, aws.ses_from), pool)
+    sender = required(aws.ses_from, "HERALD_DELIVERY__AWS__SES_FROM")
+    return SesSender(client, EmailPolicy.from_settings(s, sender), pool)
 
 
 def smtp_connector(settings: SmtpSettings) -> Callable[[], aiosmtplib.SMTP]:
+    host = required(settings.host, "HERALD_DELIVERY__SMTP__HOST")
     tls = tls_context(settings.ca_file)
-    password = settings.password.get_secret_value() if settings.password else None
+    password = None
+    if settings.username is not None:
+        password = required(settings.password, "HERALD_DELIVERY__SMTP__PASSWORD")
 
     def connect() -> aiosmtplib.SMTP:
         return aiosmtplib.SMTP(
-            hostname=settings.host,
+            hostname=host,
             port=settings.port,
             start_tls=settings.starttls,
             tls_context=tls,
             username=settings.username,
-            password=password if settings.username else None,
+            password=password.get_secret_value() if password else None,
             timeout=settings.limits.timeout_s,
         )
 
@@ -136,7 +149,9 @@ def smtp_connector(settings: SmtpSettings) -> Callable[[], aiosmtplib.SMTP]:
 
 def _smtp(s: HeraldSettings) -> Sender:
     smtp = s.delivery.smtp
-    policy = EmailPolicy.from_settings(s, smtp.from_address)
+    policy = EmailPolicy.from_settings(
+        s, required(smtp.from_address, "HERALD_DELIVERY__SMTP__FROM_ADDRESS")
+    )
     return SmtpSender(smtp_connector(smtp), policy, idle_connections=s.delivery.in_flight)
 
 
@@ -159,10 +174,21 @@ def build_sender(settings: HeraldSettings, name: str) -> Sender:
 def build_senders(settings: HeraldSettings, channel: Channel) -> dict[str, Sender]:
     """Every configured sender of the channel, by provider name (names checked first)."""
     names = channel_providers(settings.delivery, channel)
+    if not names:
+        raise ConfigurationError(f"every provider of {channel} is switched off")
     for name in names:
         if name in BUILDERS and BUILDERS[name][0] is not channel:
             raise ConfigurationError(f"provider {name!r} does not deliver {channel}")
-    return {name: build_sender(settings, name) for name in names}
+    senders: dict[str, Sender] = {}
+    try:
+        for name in names:
+            senders[name] = build_sender(settings, name)
+    except ConfigurationError as error:  # one line, naming the setting and the way out
+        raise ConfigurationError(
+            f"provider {name} of {channel}: {error} "
+            f"(or switch it off: HERALD_DELIVERY__DISABLED='[\"{name}\"]')"
+        ) from error
+    return senders
 
 
 async def close_senders(senders: Mapping[str, Sender]) -> None:

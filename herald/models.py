@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class Priority(StrEnum):
@@ -232,6 +232,19 @@ class ChannelMessage(AvroRecord):
         )
 
 
+class StatusSubject(Protocol):
+    """What a status is about: a notification, or one of its channel messages."""
+
+    @property
+    def notification_id(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def tenant(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryStatus(AvroRecord):
     notification_id: str
@@ -262,6 +275,36 @@ class DeliveryStatus(AvroRecord):
             provider_message_id=r["provider_message_id"],
             attempt=r["attempt"],
             tenant=r["tenant"],
+        )
+
+    @classmethod
+    def of(
+        cls,
+        subject: StatusSubject,
+        state: State,
+        at: datetime,
+        *,
+        channel: Channel | None = None,
+        reason: str | None = None,
+        detail: str | None = None,
+        provider: str | None = None,
+        provider_message_id: str | None = None,
+        attempt: int = 0,
+    ) -> DeliveryStatus:
+        """The one way every stage makes a status event: ``subject`` reached ``state``."""
+        return cls(
+            notification_id=subject.notification_id,
+            request_id=subject.request_id,
+            user_id=subject.user_id,
+            state=state,
+            occurred_at=at,
+            channel=channel,
+            reason=reason,
+            detail=detail,
+            provider=provider,
+            provider_message_id=provider_message_id,
+            attempt=attempt,
+            tenant=subject.tenant,
         )
 
 

@@ -7,10 +7,15 @@ levels, e.g. ``HERALD_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or ``HERALD_STACK__
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    JsonConfigSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from herald.errors import ConfigurationError
 from herald.models import Channel
@@ -194,55 +199,60 @@ class ProviderLimits(_Frozen):
         return self.rate_per_s < UNLIMITED_RATE
 
 
+# Providers have no working defaults: production endpoints, and no credentials. A sender
+# whose channel has a provider without its settings refuses to start and names the missing
+# one (connectors.registry); `delivery.disabled` switches a provider off. The demo, tests and
+# benchmarks fill these in from the sandbox profile (lab.sandboxes.config).
+
+
 class FcmSettings(_Frozen):
-    endpoint: str = "http://127.0.0.1:8470"  # https://fcm.googleapis.com in production
-    project_id: str = "herald-sandbox"
-    # A Google service-account JSON (client_email, private_key, token_uri). The sandbox writes
-    # one for itself; production points this at the real file.
-    service_account_file: Path = Field(default_factory=lambda: _sandbox_dir() / "fcm.json")
+    endpoint: str = "https://fcm.googleapis.com"
+    project_id: str | None = None
+    # A Google service-account JSON (client_email, private_key, token_uri).
+    service_account_file: Path | None = None
     limits: ProviderLimits = Field(default_factory=ProviderLimits)
 
 
 class ApnsSettings(_Frozen):
-    endpoint: str = "https://127.0.0.1:8471"  # https://api.push.apple.com in production
-    team_id: str = "HERALDTEAM"
-    key_id: str = "HERALDKEY1"
-    key_file: Path = Field(default_factory=lambda: _sandbox_dir() / "apns.p8")  # ES256, PEM
-    bundle_id: str = "dev.herald.demo"
-    # The sandbox's self-signed certificate; None verifies against the system store.
-    ca_file: Path | None = Field(default_factory=lambda: _sandbox_dir() / "tls.pem")
+    endpoint: str = "https://api.push.apple.com"
+    team_id: str | None = None
+    key_id: str | None = None
+    key_file: Path | None = None  # the ES256 signing key (.p8, PEM)
+    bundle_id: str | None = None
+    ca_file: Path | None = None  # None: verify against the system's certificates
     limits: ProviderLimits = Field(default_factory=ProviderLimits)
 
 
 class AwsSettings(_Frozen):
-    endpoint_url: str | None = "http://127.0.0.1:8472"  # moto's server; None: real AWS
+    endpoint_url: str | None = None  # None: AWS itself
     region: str = "us-east-1"
-    access_key_id: SecretStr = SecretStr("sandbox")
-    secret_access_key: SecretStr = SecretStr("sandbox")
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    # True: no keys here; boto3 finds them (environment, profile, instance role).
+    default_credentials: bool = False
     sms_limits: ProviderLimits = Field(default_factory=ProviderLimits)
     email_limits: ProviderLimits = Field(default_factory=ProviderLimits)
-    ses_from: str = "notifications@herald.example"
+    ses_from: str | None = None
     # SNS SMS type: Promotional for these categories and low priority, else Transactional.
     sms_promotional_categories: frozenset[str] = frozenset({"marketing"})
 
 
 class TwilioSettings(_Frozen):
-    endpoint: str = "http://127.0.0.1:8473"  # https://api.twilio.com in production
-    account_sid: str = "ACsandbox"
-    auth_token: SecretStr = SecretStr("sandbox")
-    from_number: str = "+15550001111"
+    endpoint: str = "https://api.twilio.com"
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    from_number: str | None = None
     limits: ProviderLimits = Field(default_factory=ProviderLimits)
 
 
 class SmtpSettings(_Frozen):
-    host: str = "127.0.0.1"
-    port: int = 8474
+    host: str | None = None
+    port: int = 587
     starttls: bool = True
-    username: str | None = "herald"
-    password: SecretStr | None = SecretStr("sandbox")
-    # The sandbox's self-signed certificate; None verifies against the system store.
-    ca_file: Path | None = Field(default_factory=lambda: _sandbox_dir() / "tls.pem")
-    from_address: str = "notifications@herald.example"
+    username: str | None = None  # None: no AUTH
+    password: SecretStr | None = None
+    ca_file: Path | None = None  # None: verify against the system's certificates
+    from_address: str | None = None
     limits: ProviderLimits = Field(default_factory=ProviderLimits)
 
 
@@ -258,6 +268,7 @@ class DeliverySettings(_Frozen):
     # Push picks by the device's platform (ios: apns, android and web: fcm) instead.
     sms_providers: tuple[str, ...] = ("sns", "twilio")
     email_providers: tuple[str, ...] = ("smtp", "ses")
+    disabled: frozenset[str] = frozenset()  # providers switched off, e.g. {"ses"}
     max_attempts: int = 5
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
@@ -290,6 +301,13 @@ class SinkSettings(_Frozen):
     day_bucket_tz: str = "UTC"
 
 
+class LifecycleSettings(_Frozen):
+    """How a worker tells that it is ready: it creates ``ready_file`` once it consumes (a
+    parent process, or a container's readiness probe, waits for it). None: it does not."""
+
+    ready_file: Path | None = None
+
+
 class MetricsSettings(_Frozen):
     """Prometheus metrics of the sender and sink workers (`--metrics-port` overrides port)."""
 
@@ -297,7 +315,22 @@ class MetricsSettings(_Frozen):
     host: str = "127.0.0.1"  # 0.0.0.0 to be scraped from other machines
 
 
+SETTINGS_FILE = "HERALD_SETTINGS_FILE"
+T = TypeVar("T")
+
+
+def required(value: T | None, setting: str) -> T:
+    """``value``, which a component cannot work without; ``setting`` names its variable."""
+    if value is None:
+        raise ConfigurationError(f"{setting} is not set")
+    return value
+
+
 class HeraldSettings(BaseSettings):
+    """Every setting. Read from ``HERALD_*`` variables, or whole from the JSON file that
+    ``HERALD_SETTINGS_FILE`` names (what ``serialized`` writes: how the demo, tests and
+    benchmarks hand their exact settings to the processes they start)."""
+
     model_config = SettingsConfigDict(
         env_prefix="HERALD_", env_nested_delimiter="__", frozen=True, extra="ignore"
     )
@@ -311,9 +344,68 @@ class HeraldSettings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        import os
+
+        named = os.environ.get(SETTINGS_FILE)
+        if not named:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        if not Path(named).is_file():
+            raise ConfigurationError(f"{SETTINGS_FILE} names {named}, which is not a file")
+        # The file is the whole settings object: it wins over the environment.
+        serialized = JsonConfigSettingsSource(settings_cls, json_file=Path(named))
+        return init_settings, serialized, env_settings
 
     def with_prefix(self, prefix: str) -> HeraldSettings:
         """The same settings on another topic prefix (a demo run, a test, a benchmark)."""
-        return self.model_copy(
-            update={"kafka": self.kafka.model_copy(update={"topic_prefix": prefix})}
-        )
+        return self.updated(kafka={"topic_prefix": prefix})
+
+    def updated(self, **sections: dict[str, Any]) -> HeraldSettings:
+        """These settings with some fields replaced, at any depth, each section checked again:
+        ``settings.updated(cassandra={"keyspace": "k"}, delivery={"fcm": {"limits": {...}}})``.
+        """
+        update = {}
+        for name, values in sections.items():
+            section = getattr(self, name)
+            update[name] = type(section).model_validate(_merged(section.model_dump(), values))
+        return self.model_copy(update=update)
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _plain(value: Any) -> Any:
+    """A settings value as JSON holds it, secrets revealed."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def serialized(settings: HeraldSettings) -> str:
+    """``settings`` as JSON, secrets included: write it only to a private file."""
+    import json
+
+    return json.dumps(_plain(settings.model_dump()), indent=2, sort_keys=True)

@@ -1,4 +1,10 @@
-"""Running Herald's workers as child processes, for the demo, benchmarks and tests."""
+"""Running Herald's workers as child processes, for the demo, benchmarks and tests.
+
+A child gets its parent's settings whole, as one serialized object: a private JSON file that
+``HERALD_SETTINGS_FILE`` names (herald.settings). The same settings say where the child
+reports that it is ready (``lifecycle.ready_file``), and where a streams worker keeps its
+data, both next to the child's log.
+"""
 
 from __future__ import annotations
 
@@ -7,53 +13,59 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from herald.errors import HeraldError
-from herald.lifecycle import READY_MARK
-from herald.settings import HeraldSettings
+from herald.settings import SETTINGS_FILE, HeraldSettings, serialized
 
 
-def worker_env(settings: HeraldSettings, worker_dir: Path, **extra: str) -> dict[str, str]:
-    """What a child worker needs to run on ``settings``' topics: the prefix, the templates
-    and its own data directory, plus ``extra`` HERALD_* variables."""
-    return {
-        "HERALD_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-        "HERALD_PIPELINE__TEMPLATES_DIR": str(settings.pipeline.templates_dir.resolve()),
-        "HERALD_PIPELINE__WORKER_DIR": str(worker_dir),
-        **extra,
-    }
+class WorkerFailed(HeraldError):
+    """A child worker exited early, or was not ready in time."""
+
+
+def write_private(path: Path, text: str) -> Path:
+    """``text`` in a file only its owner can read (it may hold secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    return path
 
 
 class WorkerProcess:
-    """``herald worker KIND [ARGS]`` in a child process with extra environment (settings)."""
-
-    ready_mark = READY_MARK  # the log line that says it is ready
+    """``herald worker KIND [ARGS]`` in a child process, on ``settings``."""
 
     def __init__(
         self,
         kind: str,
-        env: Mapping[str, str],
+        settings: HeraldSettings,
         log_file: Path,
         ready_timeout_s: float = 90.0,
         args: Sequence[str] = (),
     ) -> None:
         self.kind = kind
         self.args = tuple(args)  # after the kind, e.g. ("--channel", "sms")
-        self.env = {**os.environ, **env}
         self.log_file = log_file
+        self.ready_file = log_file.with_name(f"{log_file.name}.ready")
+        self.settings = settings.updated(
+            lifecycle={"ready_file": self.ready_file},
+            pipeline={"worker_dir": log_file.with_name(f"{log_file.stem}-data")},
+        )
         self.ready_timeout_s = ready_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.ready_file.unlink(missing_ok=True)
+        settings_file = self.log_file.with_name(f"{self.log_file.name}.settings.json")
+        write_private(settings_file, serialized(self.settings))
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI
                 self.argv(),
-                env=self.env,
+                env={**os.environ, SETTINGS_FILE: str(settings_file)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -69,15 +81,15 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise HeraldError(
+                raise WorkerFailed(
                     f"worker {self.kind} exited with {self.process.returncode}:\n"
                     + self._log_since(offset)[-3000:]
                 )
-            if self.ready_mark in self._log_since(offset):
+            if self.ready_file.exists():
                 return
-            time.sleep(0.25)
+            time.sleep(0.1)
         self.stop()
-        raise HeraldError(f"worker {self.kind} was not ready in {self.ready_timeout_s:.0f}s")
+        raise WorkerFailed(f"worker {self.kind} was not ready in {self.ready_timeout_s:.0f}s")
 
     def _log_since(self, offset: int) -> str:
         with self.log_file.open("rb") as log:

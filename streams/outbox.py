@@ -145,17 +145,7 @@ class Outbox:
         reason: str | None = None,
         detail: str | None = None,
     ) -> None:
-        status = DeliveryStatus(
-            notification_id=note.notification_id,
-            request_id=note.request_id,
-            user_id=note.user_id,
-            state=state,
-            occurred_at=now,
-            channel=channel,
-            reason=reason,
-            detail=detail,
-            tenant=note.tenant,
-        )
+        status = DeliveryStatus.of(note, state, now, channel=channel, reason=reason, detail=detail)
         await self._emit(
             self._status, note.notification_id.encode(), self._status_codec.encode(status)
         )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
+from typing import Any
 
 from confluent_kafka.admin import AdminClient
 from faust import Worker
 
+from herald.lifecycle import report_ready
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from streams.app import changelog_topics, create_app
@@ -22,6 +25,18 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+class _Worker(Worker):
+    """Faust's worker, reporting readiness as every Herald worker does."""
+
+    def __init__(self, *args: Any, ready_file: Path | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ready_file = ready_file
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        report_ready(self._ready_file)
+
+
 def run_streams(settings: HeraldSettings, loglevel: str = "info") -> None:
     """Create what is missing, then run fan-out, decisions and deferred release until
     stopped (Faust's worker handles SIGTERM and SIGINT)."""
@@ -31,7 +46,8 @@ def run_streams(settings: HeraldSettings, loglevel: str = "info") -> None:
     )
     settings.pipeline.worker_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    worker = Worker(app, loglevel=loglevel, loop=_event_loop())
+    ready = settings.lifecycle.ready_file
+    worker = _Worker(app, loglevel=loglevel, loop=_event_loop(), ready_file=ready)
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every aiokafka
     # debug call build a log record on the hot path (about 11% of a busy worker's time).
     worker.spinner = None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import redis.asyncio as redis
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
+from connectors.base import Sender
 from connectors.delivery.breaker import Breakers
 from connectors.delivery.bucket import Buckets
 from connectors.delivery.deliver import Delivery, Shared
@@ -30,30 +29,25 @@ from herald.topics import TopicNames, ensure_topics, pipeline_topics
 REDIS_CONNECTIONS = 32
 
 
-async def run_sender(
-    settings: HeraldSettings,
-    channel: Channel,
-    on_ready: Callable[[], None],
-    stop: asyncio.Event | None = None,
-    metrics: SenderMetrics | None = None,
-) -> None:
-    """Run the sender worker of ``channel`` until ``stop`` is set (or SIGTERM / SIGINT),
-    counting into ``metrics`` (serve its registry to expose them; ``metrics.served`` false:
-    the gauges that cost a Redis call are not sampled)."""
-    stop = stop or asyncio.Event()
+@asynccontextmanager
+async def open_sender(
+    settings: HeraldSettings, channel: Channel, metrics: SenderMetrics | None = None
+) -> AsyncIterator[SenderWorker]:
+    """The sender worker of ``channel``, subscribed, counting into ``metrics`` (serve its
+    registry to expose them; ``metrics.served`` false: the gauges that cost a Redis call are
+    not sampled). A provider without its settings stops it here, before any connection."""
+    senders = build_senders(settings, channel)
     metrics = metrics or SenderMetrics(channel.value, served=False)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     names = TopicNames(settings.kafka.topic_prefix)
-    ensure_topics(
-        AdminClient(settings.kafka.client_config()),
-        pipeline_topics(names, settings.pipeline.partitions),
-    )
     async with AsyncExitStack() as stack:
-        worker = await _assemble(settings, channel, names, stack, on_ready, metrics)
+        stack.push_async_callback(close_senders, senders)
+        ensure_topics(
+            AdminClient(settings.kafka.client_config()),
+            pipeline_topics(names, settings.pipeline.partitions),
+        )
+        worker = await _assemble(settings, channel, names, stack, senders, metrics)
         worker.subscribe()
-        await worker.run(stop)
+        yield worker
 
 
 async def _assemble(
@@ -61,7 +55,7 @@ async def _assemble(
     channel: Channel,
     names: TopicNames,
     stack: AsyncExitStack,
-    on_ready: Callable[[], None],
+    senders: dict[str, Sender],
     metrics: SenderMetrics,
 ) -> SenderWorker:
     delivery = settings.delivery
@@ -77,8 +71,6 @@ async def _assemble(
     stack.callback(producer.flush, 30)
     consumer = Consumer(consumer_config(settings, channel.value))
     stack.callback(consumer.close)  # leaves the group: the partitions move at once
-    senders = build_senders(settings, channel)
-    stack.push_async_callback(close_senders, senders)
     limits = {name: provider_limits(delivery, name) for name in senders}
     retries = DeferredStore(
         client, names.retry_keys(channel.value), stale_after_s=delivery.in_flight_stale_s
@@ -114,5 +106,4 @@ async def _assemble(
         batch_size=delivery.batch_size,
         poll_s=delivery.poll_s,
         linger_s=delivery.linger_s,
-        on_ready=on_ready,
     )

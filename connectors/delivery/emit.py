@@ -37,19 +37,16 @@ class Emitter:
         self._failures: list[str] = []
 
     def status(self, message: ChannelMessage, outcome: Outcome, now: datetime) -> None:
-        status = DeliveryStatus(
-            notification_id=message.notification_id,
-            request_id=message.request_id,
-            user_id=message.user_id,
-            state=outcome.state,
-            occurred_at=now,
+        status = DeliveryStatus.of(
+            message,
+            outcome.state,
+            now,
             channel=message.channel,
             reason=outcome.reason,
             detail=outcome.detail,
             provider=outcome.provider,
             provider_message_id=outcome.provider_message_id,
             attempt=outcome.attempt,
-            tenant=message.tenant,
         )
         self._produce(self._status.topic, message.notification_id, self._status.encode(status))
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,7 +60,6 @@ class SenderWorker:
         batch_size: int,
         poll_s: float,
         linger_s: float = 0.0,
-        on_ready: Callable[[], None] = lambda: None,
     ) -> None:
         self._consumer = consumer
         self._topic = topic
@@ -72,9 +70,7 @@ class SenderWorker:
         self._batch_size = batch_size
         self._poll_s = poll_s
         self._linger_s = linger_s
-        self._on_ready = on_ready
         self._assigned = False
-        self._ready = False
 
     def subscribe(self) -> None:
         self._consumer.subscribe([self._topic], on_assign=self._assigned_to)
@@ -82,19 +78,16 @@ class SenderWorker:
     def _assigned_to(self, consumer: Consumer, partitions: list[Any]) -> None:
         self._assigned = True
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Rounds until ``stop`` is set; the round under way finishes and is committed."""
-        while not stop.is_set():
-            await self.round()
+    @property
+    def ready(self) -> bool:
+        """It holds partitions of the channel topic (herald.lifecycle)."""
+        return self._assigned
 
     async def round(self) -> int:
         """One round; returns how many records and retries it took."""
         records = await asyncio.to_thread(
             take, self._consumer, self._batch_size, self._poll_s, self._linger_s
         )
-        if self._assigned and not self._ready:
-            self._ready = True
-            self._on_ready()
         await self._delivery.begin_round()
         now = datetime.now(UTC)
         await self._retries.requeue_stale(now)

@@ -28,7 +28,9 @@ from connectors.base import (
 from connectors.http import by_status, json_body, parse_retry_after, request
 from herald.errors import ConfigurationError
 from herald.models import Channel, ChannelMessage, Priority
-from herald.settings import ApnsSettings
+from herald.settings import ApnsSettings, required
+
+SETTING = "HERALD_DELIVERY__APNS"
 
 NAME = "apns"
 TOKEN_RENEW_S = 50 * 60
@@ -99,9 +101,9 @@ def _read_key(path: Path) -> str:
 
 class _ProviderToken:
     def __init__(self, settings: ApnsSettings, clock: Callable[[], float]) -> None:
-        self._team_id = settings.team_id
-        self._key_id = settings.key_id
-        self._key = _read_key(settings.key_file)
+        self._team_id = required(settings.team_id, f"{SETTING}__TEAM_ID")
+        self._key_id = required(settings.key_id, f"{SETTING}__KEY_ID")
+        self._key = _read_key(required(settings.key_file, f"{SETTING}__KEY_FILE"))
         self._clock = clock
         self._lock = asyncio.Lock()
         self._value: str | None = None
@@ -134,7 +136,7 @@ class ApnsSender:
     ) -> None:
         self._client = client
         self._endpoint = settings.endpoint
-        self._topic = settings.bundle_id
+        self._topic = required(settings.bundle_id, f"{SETTING}__BUNDLE_ID")
         self._clock = clock
         self.token = _ProviderToken(settings, clock)
 

@@ -28,7 +28,9 @@ from connectors.base import (
 from connectors.http import by_status, json_body, parse_retry_after, request
 from herald.errors import ConfigurationError
 from herald.models import Channel, ChannelMessage, Priority
-from herald.settings import FcmSettings
+from herald.settings import FcmSettings, required
+
+SETTING = "HERALD_DELIVERY__FCM"
 
 NAME = "fcm"
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -191,10 +193,10 @@ class FcmSender:
     ) -> None:
         self._client = client
         self._clock = clock
-        self._url = f"{settings.endpoint}/v1/projects/{settings.project_id}/messages:send"
-        self.token = _AccessToken(
-            client, load_service_account(settings.service_account_file), clock
-        )
+        project = required(settings.project_id, f"{SETTING}__PROJECT_ID")
+        account = required(settings.service_account_file, f"{SETTING}__SERVICE_ACCOUNT_FILE")
+        self._url = f"{settings.endpoint}/v1/projects/{project}/messages:send"
+        self.token = _AccessToken(client, load_service_account(account), clock)
 
     async def send(self, message: ChannelMessage, idempotency_key: str) -> Receipt:
         now = _utc(self._clock())

@@ -1,10 +1,9 @@
-"""Wiring the sink worker from settings: the clients it needs, signals, start and close."""
+"""Wiring the sink worker from settings: the clients it needs, its opening and closing."""
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from cassandra.cluster import Cluster
 from cassandra.policies import ConstantReconnectionPolicy
@@ -18,6 +17,7 @@ from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
 from herald.codec import AvroCodec
 from herald.contracts import STATUS, TopicCodec
 from herald.errors import CassandraOutage, ConfigurationError
+from herald.lifecycle import Stop
 from herald.metrics import SinkMetrics
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
@@ -41,16 +41,13 @@ def ensure_sink_topics(settings: HeraldSettings) -> None:
     )
 
 
-def run_sink(settings: HeraldSettings, metrics: SinkMetrics | None = None) -> int:
-    """Run until SIGTERM or SIGINT, counting into ``metrics`` (serve its registry to expose
-    them); returns the status events written."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+@asynccontextmanager
+async def open_sink(
+    settings: HeraldSettings, stop: Stop, metrics: SinkMetrics | None = None
+) -> AsyncIterator[SinkWorker]:
+    """The sink worker, subscribed, counting into ``metrics`` (serve its registry to expose
+    them); ``stop`` also ends the waits between retries of a batch. Closing flushes its dead
+    letters, leaves the group and disconnects from Cassandra."""
     ensure_sink_topics(settings)
     names = TopicNames(settings.kafka.topic_prefix)
     cluster = sink_cluster(settings)
@@ -67,17 +64,23 @@ def run_sink(settings: HeraldSettings, metrics: SinkMetrics | None = None) -> in
             )
         store = StatusStore(session, keyspace_name(settings.cassandra), settings.sink.concurrency)
         with AvroCodec.from_settings(settings.registry) as codec:
+            consumer = Consumer(consumer_config(settings))
+            producer = Producer(producer_config(settings))
             worker = SinkWorker(
                 settings.sink,
                 names,
-                Consumer(consumer_config(settings)),
-                Producer(producer_config(settings)),
+                consumer,
+                producer,
                 TopicCodec(codec, names.status, STATUS),
                 store,
                 stop,
                 metrics or SinkMetrics(),
             )
-            worker.run()
-        return worker.written
+            worker.subscribe()
+            try:
+                yield worker
+            finally:
+                producer.flush(10)
+                consumer.close()
     finally:
         cluster.shutdown()

@@ -10,8 +10,8 @@ backoff and nothing more is polled; a redelivered record rewrites the same rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +33,7 @@ from herald import deadletter
 from herald.contracts import TopicCodec
 from herald.errors import CodecError, HeraldError, KafkaOutage, OutageError
 from herald.lag import assigned_lag
-from herald.lifecycle import READY_MARK
+from herald.lifecycle import Stop
 from herald.metrics import SinkMetrics
 from herald.models import DeliveryStatus
 from herald.polling import take
@@ -98,7 +98,7 @@ class SinkWorker:
         producer: Producer,
         codec: TopicCodec[DeliveryStatus],
         store: StatusStore,
-        stop: threading.Event,
+        stop: Stop,
         metrics: SinkMetrics,
     ) -> None:
         self.settings = settings
@@ -110,24 +110,27 @@ class SinkWorker:
         self.stop = stop
         self.metrics = metrics
         self.written = 0  # status events written (each is two rows)
-        self._ready = False
+        self._assigned = False
 
-    def run(self) -> None:
-        """Until ``stop`` is set; the batch in hand is finished (or dropped uncommitted)."""
+    def subscribe(self) -> None:
         self.consumer.subscribe([self.names.status], on_assign=self._on_assign)
-        try:
-            while not self.stop.is_set():
-                self.step()
-        except Stopped:
-            log.warning("stopped while retrying a batch; it was not committed")
-        finally:
-            self.producer.flush(10)
-            self.consumer.close()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if not self._ready:
-            self._ready = True
-            print(READY_MARK, flush=True)
+        self._assigned = True
+
+    @property
+    def ready(self) -> bool:
+        """It holds partitions of the status topic (herald.lifecycle)."""
+        return self._assigned
+
+    async def round(self) -> int:
+        """One step, in a thread (the consumer and the driver block); a batch that was still
+        being retried when the worker was asked to stop is left uncommitted."""
+        try:
+            return await asyncio.to_thread(self.step)
+        except Stopped:
+            log.warning("stopped while retrying a batch; it was not committed")
+            return 0
 
     def step(self) -> int:
         """One batch: poll, decode, write, dead-letter, commit. Returns records handled."""

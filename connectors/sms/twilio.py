@@ -15,7 +15,9 @@ import httpx
 from connectors.base import DeliveryError, PermanentDeliveryError, Receipt
 from connectors.http import by_status, json_body, request
 from herald.models import Channel, ChannelMessage
-from herald.settings import TwilioSettings
+from herald.settings import TwilioSettings, required
+
+SETTING = "HERALD_DELIVERY__TWILIO"
 
 NAME = "twilio"
 # 21211: invalid 'To' number; 21614: 'To' is not a mobile number.
@@ -42,9 +44,11 @@ class TwilioSender:
 
     def __init__(self, client: httpx.AsyncClient, settings: TwilioSettings) -> None:
         self._client = client
-        self._url = f"{settings.endpoint}/2010-04-01/Accounts/{settings.account_sid}/Messages.json"
-        self._auth = httpx.BasicAuth(settings.account_sid, settings.auth_token.get_secret_value())
-        self._from = settings.from_number
+        account = required(settings.account_sid, f"{SETTING}__ACCOUNT_SID")
+        token = required(settings.auth_token, f"{SETTING}__AUTH_TOKEN")
+        self._url = f"{settings.endpoint}/2010-04-01/Accounts/{account}/Messages.json"
+        self._auth = httpx.BasicAuth(account, token.get_secret_value())
+        self._from = required(settings.from_number, f"{SETTING}__FROM_NUMBER")
 
     async def send(self, message: ChannelMessage, idempotency_key: str) -> Receipt:
         form = {"To": message.address, "From": self._from, "Body": message.body}

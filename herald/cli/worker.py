@@ -1,13 +1,48 @@
-"""`herald worker streams|sender|sink`: Herald's workers, each until it is stopped."""
+"""`herald worker streams|sender|sink`: Herald's workers, each until it is stopped.
+
+The sender and the sink share one lifecycle (herald.lifecycle): opened, rounds until SIGTERM
+or SIGINT (which only this module handles), closed; readiness goes to ``lifecycle.ready_file``.
+The streams worker is Faust's, which handles its own signals and reports ready the same way.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 import typer
 
 from herald.cli.common import METRICS_PORT_HELP, metrics_port, metrics_served, settings
 from herald.models import Channel
 
+if TYPE_CHECKING:
+    from herald.lifecycle import Stop, Worker
+    from herald.settings import HeraldSettings
+
 app = typer.Typer(help="Run Herald's workers.", no_args_is_help=True)
+
+
+def serve(
+    config: HeraldSettings, open_worker: Callable[[Stop], AbstractAsyncContextManager[Worker]]
+) -> int:
+    """Open the worker, run its rounds until a signal asks it to stop, close it; the records
+    it took."""
+    import asyncio
+    import signal
+
+    from herald.lifecycle import Stop, report_ready, run_rounds
+
+    async def main() -> int:
+        stop = Stop()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_worker(stop) as worker:
+            ready = config.lifecycle.ready_file
+            return await run_rounds(worker, stop, on_ready=lambda: report_ready(ready))
+
+    return asyncio.run(main())
 
 
 @app.command("streams")
@@ -24,19 +59,14 @@ def sender(
     port: int | None = typer.Option(None, "--metrics-port", min=0, help=METRICS_PORT_HELP),
 ) -> None:
     """Deliver a channel's messages through its providers until stopped (SIGTERM)."""
-    import asyncio
-
-    from connectors.delivery.app import run_sender  # every provider's client: only here
-    from herald.lifecycle import READY_MARK
+    from connectors.delivery.app import open_sender  # every provider's client: only here
     from herald.metrics import SenderMetrics
-
-    def ready() -> None:
-        typer.echo(f"sender {channel.value}: {READY_MARK}")
 
     config = settings()
     metrics = SenderMetrics(channel.value, served=metrics_port(config, port) is not None)
     with metrics_served(config, port, metrics.registry):
-        asyncio.run(run_sender(config, channel, on_ready=ready, metrics=metrics))
+        taken = serve(config, lambda stop: open_sender(config, channel, metrics))
+    typer.echo(f"sender {channel.value} stopped after {taken} record(s) and retries")
 
 
 @app.command("sink")
@@ -46,12 +76,12 @@ def sink(
     """Write every status on {prefix}status into Cassandra's history tables until stopped."""
     import logging
 
-    from connectors.sink.app import run_sink
+    from connectors.sink.app import open_sink
     from herald.metrics import SinkMetrics
 
     logging.getLogger("herald.sink").setLevel(logging.INFO)
     config = settings()
     metrics = SinkMetrics()
     with metrics_served(config, port, metrics.registry):
-        written = run_sink(config, metrics)
-    typer.echo(f"sink stopped after writing {written} status(es)")
+        taken = serve(config, lambda stop: open_sink(config, stop, metrics))
+    typer.echo(f"sink stopped after {taken} status record(s)")

@@ -37,7 +37,7 @@ from herald.errors import HeraldError
 from herald.models import Channel, ChannelMessage, State
 from herald.progress import Progress, quiet
 from herald.publisher import producer_config
-from herald.settings import HeraldSettings
+from herald.settings import DeliverySettings, HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from infra.stack.process import cpu_seconds, rss_bytes
 from lab.bench import sink
@@ -55,20 +55,20 @@ from lab.bench.steps import (
 )
 from lab.demo.cleanup import delete_run
 from lab.offsets import GroupOffsets
-from lab.sandboxes.config import on_free_ports, sandbox_env
+from lab.sandboxes.config import on_free_ports
 from lab.sandboxes.process import SandboxProcess
-from lab.workers import WorkerProcess, worker_env
+from lab.workers import WorkerProcess
 
 Say = Callable[[str], None]
 
 # Every provider's limits (HERALD_DELIVERY__<name>__RATE_PER_S and __BURST).
 LIMITS = (
-    "FCM__LIMITS",
-    "APNS__LIMITS",
-    "AWS__SMS_LIMITS",
-    "AWS__EMAIL_LIMITS",
-    "TWILIO__LIMITS",
-    "SMTP__LIMITS",
+    "fcm.limits",
+    "apns.limits",
+    "aws.sms_limits",
+    "aws.email_limits",
+    "twilio.limits",
+    "smtp.limits",
 )
 
 
@@ -224,30 +224,27 @@ def machine() -> dict[str, Any]:
     }
 
 
+def lifted(delivery: DeliverySettings) -> DeliverySettings:
+    """Every provider's rate limit lifted, so the benchmark measures the senders, not the
+    accounts' limits."""
+    update: dict[str, Any] = {}
+    for path in LIMITS:
+        provider, field = path.split(".")
+        section = update.get(provider) or getattr(delivery, provider)
+        limits = getattr(section, field).model_copy(update={"rate_per_s": 1e6, "burst": 10**6})
+        update[provider] = section.model_copy(update={field: limits})
+    return delivery.model_copy(update=update)
+
+
 def bench_settings(stack: HeraldSettings, workdir: Path, run_id: str) -> HeraldSettings:
+    """The run's prefix, keyspace and sandbox, with the providers' limits lifted."""
     keyspace = f"bench_delivery_{run_id}"
+    sandboxed = on_free_ports(stack.delivery, workdir / f"sandbox-{run_id}")
     return stack.with_prefix(f"bench-delivery-{run_id}.").model_copy(
         update={
             "cassandra": stack.cassandra.model_copy(update={"keyspace": keyspace}),
-            "delivery": on_free_ports(stack.delivery, workdir / f"sandbox-{run_id}"),
+            "delivery": lifted(sandboxed),
         }
-    )
-
-
-def bench_env(settings: HeraldSettings, workdir: Path) -> dict[str, str]:
-    """Workers on the run's prefix, keyspace and sandbox; providers' rate limits lifted, so
-    the benchmark measures the senders, not the accounts' limits."""
-    lifted = {
-        f"HERALD_DELIVERY__{name}__{knob}": "1000000"
-        for name in LIMITS
-        for knob in ("RATE_PER_S", "BURST")
-    }
-    return worker_env(
-        settings,
-        workdir,
-        HERALD_CASSANDRA__KEYSPACE=settings.cassandra.keyspace,
-        **sandbox_env(settings.delivery),
-        **lifted,
     )
 
 
@@ -261,13 +258,14 @@ def rig(
         AdminClient(settings.kafka.client_config()),
         pipeline_topics(names, settings.pipeline.partitions),
     )
-    env = bench_env(settings, workdir)
     log = workdir / names.prefix
     processes: dict[str, list[WorkerProcess]] = {
-        "sandbox": [SandboxProcess(env, Path(f"{log}sandbox.log"))],
-        "sink": [WorkerProcess("sink", env, Path(f"{log}sink.log"))],
+        "sandbox": [SandboxProcess(settings, Path(f"{log}sandbox.log"))],
+        "sink": [WorkerProcess("sink", settings, Path(f"{log}sink.log"))],
         "senders": [
-            WorkerProcess("sender", env, Path(f"{log}sender-{c}-{n}.log"), args=("--channel", c))
+            WorkerProcess(
+                "sender", settings, Path(f"{log}sender-{c}-{n}.log"), args=("--channel", c)
+            )
             for c in Channel
             for n in range(senders)
         ],

@@ -35,7 +35,7 @@ from infra.stack.process import rss_bytes
 from lab.bench.pace import offer
 from lab.bench.stats import lag_is_flat, percentile
 from lab.offsets import TopicSizes, wait_caught_up
-from lab.workers import WorkerProcess, worker_env
+from lab.workers import WorkerProcess
 
 Say = Callable[[str], None]
 
@@ -223,15 +223,11 @@ def prepare(stack: HeraldSettings, prefix: str, users: list[str]) -> HeraldSetti
     return settings
 
 
-def bench_env(settings: HeraldSettings, workdir: Path) -> dict[str, str]:
-    return worker_env(
-        settings,
-        workdir,
-        HERALD_PIPELINE__RATE_LIMITS=json.dumps(
-            {c.value: 10**9 for c in Channel}
-        ),  # not the limiter
-        HERALD_PIPELINE__MAX_RECIPIENTS="1000000",
-    )
+def bench_settings(settings: HeraldSettings) -> HeraldSettings:
+    """Rate limits lifted (the benchmark measures the pipeline, not the limiter), and room for
+    a million recipients."""
+    limits = dict.fromkeys(Channel, 10**9)
+    return settings.updated(pipeline={"rate_limits": limits, "max_recipients": 1_000_000})
 
 
 def million(
@@ -299,11 +295,14 @@ def run(
         for name, module in (("herald", "streams"), ("relay", "relay")):
             prefix = f"bench-{name}-{uuid.uuid4().hex[:6]}."
             settings = prepare(stack, prefix, users)
-            env = bench_env(settings, workdir)
+            settings = bench_settings(settings)
             processes: list[WorkerProcess] = (
-                [WorkerProcess(module, env, workdir / f"{name}-{i}.log") for i in range(workers)]
+                [
+                    WorkerProcess(module, settings, workdir / f"{name}-{i}.log")
+                    for i in range(workers)
+                ]
                 if module == "streams"
-                else [RelayProcess(env, workdir / f"{name}.log")]
+                else [RelayProcess(settings, workdir / f"{name}.log")]
             )
             with ExitStack() as running:
                 for process in processes:
@@ -332,8 +331,8 @@ def run(
 class RelayProcess(WorkerProcess):
     """The bare relay, run like a worker."""
 
-    def __init__(self, env: dict[str, str], log_file: Path) -> None:
-        super().__init__("relay", env, log_file)
+    def __init__(self, settings: HeraldSettings, log_file: Path) -> None:
+        super().__init__("relay", settings, log_file)
 
     def argv(self) -> list[str]:
         import sys

@@ -7,13 +7,14 @@ Run as ``python -m lab.bench.relay``; settings come from the environment like an
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from types import FrameType
 
 from confluent_kafka import Consumer, Message, Producer
 
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, REQUEST, USER_NOTIFICATION, TopicCodec
-from herald.lifecycle import READY_MARK
+from herald.lifecycle import report_ready
 from herald.models import Channel, ChannelMessage
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
@@ -68,8 +69,8 @@ class Relay:
             except BufferError:
                 self.producer.poll(0.05)
 
-    def run(self, stop: list[bool]) -> None:
-        print(READY_MARK, flush=True)
+    def run(self, stop: list[bool], ready_file: Path | None) -> None:
+        report_ready(ready_file)
         while not stop:
             for message in self.consumer.consume(1000, 0.2):
                 if message.error() is None:
@@ -88,7 +89,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     with AvroCodec.from_settings(settings.registry) as codec:
-        Relay(settings, codec).run(stop)
+        Relay(settings, codec).run(stop, settings.lifecycle.ready_file)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from herald.topics import TopicNames
 from infra.stack.process import rss_bytes
 from lab.bench.stats import slope
 from lab.offsets import group_lag
-from lab.workers import WorkerProcess, worker_env
+from lab.workers import WorkerProcess
 
 Say = Callable[[str], None]
 TABLES = ("notification_status", "user_notifications")  # each status event: a row in each
@@ -137,8 +137,7 @@ def run(
         with AvroCodec.from_settings(settings.registry) as codec:
             produce(settings, codec, events)
         say(f"produced {events} statuses in {time.monotonic() - started:.1f}s")
-        env = worker_env(settings, workdir, HERALD_CASSANDRA__KEYSPACE=keyspace)
-        with WorkerProcess("sink", env, workdir / f"sink-{run_id}.log") as worker:
+        with WorkerProcess("sink", settings, workdir / f"sink-{run_id}.log") as worker:
             results = drain(settings, worker, events, say, limit_s)
         rows = {t: count_rows(session, keyspace, t) for t in TABLES}
         say(f"rows in Cassandra: {rows}")

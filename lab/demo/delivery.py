@@ -21,7 +21,7 @@ from lab.demo.summary import TimelineRow
 from lab.demo.users import DemoUser
 from lab.offsets import wait_caught_up
 from lab.sandboxes import SandboxControl
-from lab.sandboxes.config import on_free_ports, sandbox_env
+from lab.sandboxes.config import on_free_ports
 from lab.sandboxes.process import SandboxProcess
 from lab.workers import WorkerProcess
 
@@ -37,13 +37,10 @@ class Delivery:
 
 
 @contextmanager
-def delivering(
-    settings: HeraldSettings, home: Path, env: dict[str, str], say: Say
-) -> Iterator[Delivery]:
+def delivering(settings: HeraldSettings, home: Path, say: Say) -> Iterator[Delivery]:
     """A private sandbox on free ports, then the sink and one sender worker per channel."""
     delivery = on_free_ports(settings.delivery, home / "sandbox")
     settings = settings.model_copy(update={"delivery": delivery})
-    env = {**env, **sandbox_env(delivery)}
     prefix = settings.kafka.topic_prefix
     with ExitStack() as stack:
         applied = apply_migrations(settings.cassandra)
@@ -51,11 +48,13 @@ def delivering(
             f"Cassandra keyspace {settings.cassandra.keyspace}: "
             + (", ".join(applied) or "up to date")
         )
-        sandbox = SandboxProcess(env, home / f"{prefix}sandbox.log")
+        sandbox = SandboxProcess(settings, home / f"{prefix}sandbox.log")
         stack.enter_context(sandbox)
         say(f"provider sandbox ready: FCM, APNs, SNS, SES, Twilio shape, SMTP ({sandbox.log_file})")
-        workers = [WorkerProcess("sink", env, home / f"{prefix}sink.log")] + [
-            WorkerProcess("sender", env, home / f"{prefix}sender-{c}.log", args=("--channel", c))
+        workers = [WorkerProcess("sink", settings, home / f"{prefix}sink.log")] + [
+            WorkerProcess(
+                "sender", settings, home / f"{prefix}sender-{c}.log", args=("--channel", c)
+            )
             for c in Channel
         ]
         for worker in workers:

@@ -35,7 +35,7 @@ from lab.demo.summary import (
 from lab.demo.users import SAMPLE, DemoUser, demo_users, population
 from lab.offsets import TopicSizes, wait_caught_up
 from lab.statuses import StatusReader
-from lab.workers import WorkerProcess, worker_env
+from lab.workers import WorkerProcess
 from streams.app import app_id
 from streams.templates import TemplateStore
 
@@ -118,12 +118,11 @@ def _with_worker(
 ) -> _Run:
     home = demo_home(settings)
     log = home / f"{settings.kafka.topic_prefix}worker.log"  # one per run: runs may overlap
-    env = worker_env(settings, home / "worker")
-    worker = WorkerProcess("streams", env, log)
+    worker = WorkerProcess("streams", settings, log)
     say(f"starting a streams worker (log: {worker.log_file})")
     with worker:
         say(f"worker ready (pid {worker.pid})")
-        with delivering(settings, home, env, say) as delivery:
+        with delivering(settings, home, say) as delivery:
             run = _play(delivery, config, codec, dead_letters, say, progress)
         say("stopping the streams worker")
     return run

@@ -1,11 +1,11 @@
 """Provider sandboxes: real local servers in the shape of FCM, APNs, SNS, SES, Twilio and SMTP.
 
 `herald sandbox run` serves them (see docs/delivery.md); `SandboxControl` reads what arrived and
-injects faults; `SandboxProcess` with `on_free_ports` and `sandbox_env` runs a private one.
+injects faults; `SandboxProcess` with the profile `on_free_ports` runs a private one.
 """
 
 from lab.sandboxes.client import SandboxControl
-from lab.sandboxes.config import on_free_ports, on_ports, sandbox_env
+from lab.sandboxes.config import on_free_ports, on_ports
 from lab.sandboxes.models import PROVIDERS, Fault, Provider, Received
 
 __all__ = [
@@ -16,5 +16,4 @@ __all__ = [
     "SandboxControl",
     "on_free_ports",
     "on_ports",
-    "sandbox_env",
 ]

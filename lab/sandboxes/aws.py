@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connectors.aws import client_kwargs
 from herald.settings import AwsSettings
 from lab.sandboxes.config import free_port
 from lab.sandboxes.http import ErrorReplies, accepted, faulted
@@ -175,13 +176,7 @@ class MotoBackend:
 
     def __enter__(self) -> MotoBackend:
         self.server.start()
-        ses = boto3.client(
-            "ses",
-            endpoint_url=self.url,
-            region_name=self.settings.region,
-            aws_access_key_id=self.settings.access_key_id.get_secret_value(),
-            aws_secret_access_key=self.settings.secret_access_key.get_secret_value(),
-        )
+        ses = boto3.client("ses", **(client_kwargs(self.settings) | {"endpoint_url": self.url}))
         for sender in self.senders:
             ses.verify_email_identity(EmailAddress=sender)
         return self

@@ -1,19 +1,34 @@
-"""Settings for a sandbox somewhere else than the defaults: other ports, another directory.
+"""The sandbox profile: every provider's settings pointed at a local sandbox.
 
-Tests, the demo and benchmarks run a private sandbox with ``on_free_ports`` and hand it (and
-every sender they start) the same settings through ``sandbox_env``.
+Provider settings have no working defaults, so whatever talks to the sandboxes (the demo, the
+tests, the benchmarks, `herald sandbox run` itself) takes its delivery settings from here:
+endpoints on the sandbox's ports, credential files in its directory, sandbox accounts, and
+secrets made up for the occasion. The processes they start get the same settings as one
+serialized object (``lab.workers``), so both sides of every call agree.
 """
 
 from __future__ import annotations
 
+import secrets
 import socket
 from collections.abc import Mapping
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from herald.settings import DeliverySettings
 
 READY_LINE = "sandbox ready"  # what `herald sandbox run` prints once every server answers
 SERVERS = ("fcm", "apns", "aws", "twilio", "smtp", "control")
+DEFAULT_PORTS: Mapping[str, int] = {
+    "fcm": 8470,
+    "apns": 8471,
+    "aws": 8472,
+    "twilio": 8473,
+    "smtp": 8474,
+    "control": 8475,
+}
+FROM_ADDRESS = "notifications@herald.example"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -23,6 +38,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _secret() -> SecretStr:
+    return SecretStr(secrets.token_urlsafe(24))
+
+
 def on_ports(
     delivery: DeliverySettings,
     directory: Path,
@@ -30,16 +49,21 @@ def on_ports(
     host: str = "127.0.0.1",
 ) -> DeliverySettings:
     """``delivery`` with every provider pointed at a sandbox on ``host`` and ``ports`` (one per
-    name in SERVERS), and its credentials in ``directory``."""
+    name in SERVERS), its credentials in ``directory``, and fresh secrets."""
     tls = directory / "tls.pem"
     update = {
-        "fcm": {"endpoint": f"http://{host}:{ports['fcm']}",
+        "fcm": {"endpoint": f"http://{host}:{ports['fcm']}", "project_id": "herald-sandbox",
                 "service_account_file": directory / "fcm.json"},
-        "apns": {"endpoint": f"https://{host}:{ports['apns']}",
-                 "key_file": directory / "apns.p8", "ca_file": tls},
-        "aws": {"endpoint_url": f"http://{host}:{ports['aws']}"},
-        "twilio": {"endpoint": f"http://{host}:{ports['twilio']}"},
-        "smtp": {"host": host, "port": ports["smtp"], "ca_file": tls},
+        "apns": {"endpoint": f"https://{host}:{ports['apns']}", "team_id": "HERALDTEAM",
+                 "key_id": "HERALDKEY1", "key_file": directory / "apns.p8",
+                 "bundle_id": "dev.herald.demo", "ca_file": tls},
+        "aws": {"endpoint_url": f"http://{host}:{ports['aws']}", "access_key_id": _secret(),
+                "secret_access_key": _secret(), "default_credentials": False,
+                "ses_from": FROM_ADDRESS},
+        "twilio": {"endpoint": f"http://{host}:{ports['twilio']}", "account_sid": "ACsandbox",
+                   "auth_token": _secret(), "from_number": "+15550001111"},
+        "smtp": {"host": host, "port": ports["smtp"], "starttls": True, "username": "herald",
+                 "password": _secret(), "ca_file": tls, "from_address": FROM_ADDRESS},
     }  # fmt: skip
     return delivery.model_copy(
         update={
@@ -52,41 +76,3 @@ def on_ports(
 
 def on_free_ports(delivery: DeliverySettings, directory: Path) -> DeliverySettings:
     return on_ports(delivery, directory, {name: free_port() for name in SERVERS})
-
-
-def sandbox_env(delivery: DeliverySettings) -> dict[str, str]:
-    """The HERALD_DELIVERY__* variables that give a child process (the sandbox, a sender) these
-    endpoints, credential files and sandbox accounts."""
-    fcm, apns, aws, twilio, smtp = (
-        delivery.fcm, delivery.apns, delivery.aws, delivery.twilio, delivery.smtp
-    )  # fmt: skip
-    values: dict[str, object] = {
-        "FCM__ENDPOINT": fcm.endpoint,
-        "FCM__PROJECT_ID": fcm.project_id,
-        "FCM__SERVICE_ACCOUNT_FILE": fcm.service_account_file,
-        "APNS__ENDPOINT": apns.endpoint,
-        "APNS__TEAM_ID": apns.team_id,
-        "APNS__KEY_ID": apns.key_id,
-        "APNS__KEY_FILE": apns.key_file,
-        "APNS__BUNDLE_ID": apns.bundle_id,
-        "APNS__CA_FILE": apns.ca_file,
-        "AWS__ENDPOINT_URL": aws.endpoint_url,
-        "AWS__REGION": aws.region,
-        "AWS__ACCESS_KEY_ID": aws.access_key_id.get_secret_value(),
-        "AWS__SECRET_ACCESS_KEY": aws.secret_access_key.get_secret_value(),
-        "AWS__SES_FROM": aws.ses_from,
-        "TWILIO__ENDPOINT": twilio.endpoint,
-        "TWILIO__ACCOUNT_SID": twilio.account_sid,
-        "TWILIO__AUTH_TOKEN": twilio.auth_token.get_secret_value(),
-        "TWILIO__FROM_NUMBER": twilio.from_number,
-        "SMTP__HOST": smtp.host,
-        "SMTP__PORT": smtp.port,
-        "SMTP__STARTTLS": smtp.starttls,
-        "SMTP__USERNAME": smtp.username,
-        "SMTP__PASSWORD": smtp.password.get_secret_value() if smtp.password else None,
-        "SMTP__CA_FILE": smtp.ca_file,
-        "SMTP__FROM_ADDRESS": smtp.from_address,
-        "SANDBOX_DIR": delivery.sandbox_dir,
-        "SANDBOX_CONTROL": delivery.sandbox_control,
-    }
-    return {f"HERALD_DELIVERY__{k}": str(v) for k, v in values.items() if v is not None}

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from herald.errors import ConfigurationError
-from herald.settings import DeliverySettings
+from herald.settings import DeliverySettings, required
 
 FCM_FILE = "fcm.json"
 APNS_FILE = "apns.p8"
@@ -56,7 +56,7 @@ def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _service_account(delivery: DeliverySettings, key_pem: str, key_id: str) -> dict[str, str]:
-    project = delivery.fcm.project_id
+    project = required(delivery.fcm.project_id, "HERALD_DELIVERY__FCM__PROJECT_ID")
     return {
         "type": "service_account",
         "project_id": project,

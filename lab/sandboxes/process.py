@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
-from lab.sandboxes.config import READY_LINE
+from herald.settings import HeraldSettings
 from lab.workers import WorkerProcess
 
 
 class SandboxProcess(WorkerProcess):
-    """``SandboxProcess(sandbox_env(delivery), log_file)``: started, it has answered on every
-    port; stopped with SIGTERM (a context manager does both)."""
-
-    ready_mark = READY_LINE
+    """``SandboxProcess(settings, log_file)``, with ``settings.delivery`` from the sandbox
+    profile (``on_free_ports``): started, it has answered on every port; stopped with
+    SIGTERM (a context manager does both)."""
 
     def __init__(
-        self, env: Mapping[str, str], log_file: Path, ready_timeout_s: float = 60.0
+        self, settings: HeraldSettings, log_file: Path, ready_timeout_s: float = 60.0
     ) -> None:
-        super().__init__("sandbox", env, log_file, ready_timeout_s)
+        super().__init__("sandbox", settings, log_file, ready_timeout_s)
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "herald", "sandbox", "run"]
+        return [sys.executable, "-m", "herald", "sandbox", "run", "--configured"]

@@ -13,6 +13,7 @@ import signal
 import socket
 import ssl
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from hypercorn.config import Config
 from starlette.applications import Starlette
 
 from herald.errors import ConfigurationError, SandboxError
+from herald.lifecycle import report_ready
 from herald.settings import DeliverySettings, HostPort
 from lab.sandboxes.apns import apns_app
 from lab.sandboxes.aws import MotoBackend, aws_app
@@ -37,7 +39,10 @@ PROBE_INTERVAL_S = 0.2
 
 
 def run_sandbox(
-    delivery: DeliverySettings, say: Callable[[str], None], ready_timeout_s: float = 30.0
+    delivery: DeliverySettings,
+    say: Callable[[str], None],
+    ready_file: Path | None = None,
+    ready_timeout_s: float = 30.0,
 ) -> None:
     """Writes the credentials, starts every sandbox, says READY_LINE once each answers, and
     serves until SIGTERM or SIGINT."""
@@ -48,9 +53,9 @@ def run_sandbox(
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     _check_free(delivery)
     credentials = ensure_credentials(delivery)
-    senders = sorted({delivery.aws.ses_from, delivery.smtp.from_address})
+    senders = sorted({a for a in (delivery.aws.ses_from, delivery.smtp.from_address) if a})
     with MotoBackend(delivery.aws, senders) as moto:
-        asyncio.run(_serve(delivery, credentials, moto.url, say, ready_timeout_s))
+        asyncio.run(_serve(delivery, credentials, moto.url, say, ready_file, ready_timeout_s))
 
 
 def _check_free(delivery: DeliverySettings) -> None:
@@ -60,7 +65,7 @@ def _check_free(delivery: DeliverySettings) -> None:
         "apns": address_of(delivery.apns.endpoint, "apns"),
         "aws": address_of(delivery.aws.endpoint_url, "aws"),
         "twilio": address_of(delivery.twilio.endpoint, "twilio"),
-        "smtp": HostPort(host=delivery.smtp.host, port=delivery.smtp.port),
+        "smtp": HostPort(host=delivery.smtp.host or "127.0.0.1", port=delivery.smtp.port),
         "control": address_of(delivery.sandbox_control, "control"),
     }
     for name, address in wanted.items():
@@ -108,6 +113,7 @@ async def _serve(
     credentials: Credentials,
     moto_url: str,
     say: Callable[[str], None],
+    ready_file: Path | None,
     ready_timeout_s: float,
 ) -> None:
     stop = asyncio.Event()
@@ -128,6 +134,7 @@ async def _serve(
         try:
             await _until_ready(delivery, credentials, tasks, ready_timeout_s)
             say(f"{READY_LINE}: control API on {delivery.sandbox_control}")
+            report_ready(ready_file)
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait([stopping, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
             _raise_failed(tasks)

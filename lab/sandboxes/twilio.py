@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from herald.settings import TwilioSettings
+from herald.settings import TwilioSettings, required
 from lab.sandboxes.http import ErrorReplies, accepted, faulted, retry_after
 from lab.sandboxes.state import SandboxState
 
@@ -67,7 +67,8 @@ def authorized(header: str | None, settings: TwilioSettings) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     sid, _, token = decoded.partition(":")
-    expected = f"{settings.account_sid}:{settings.auth_token.get_secret_value()}"
+    wanted = required(settings.auth_token, "HERALD_DELIVERY__TWILIO__AUTH_TOKEN")
+    expected = f"{settings.account_sid}:{wanted.get_secret_value()}"
     return scheme.lower() == "basic" and secrets.compare_digest(f"{sid}:{token}", expected)
 
 

@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 from herald.cassandra import cassandra_cluster
 from herald.settings import HeraldSettings
 from herald.topics import TopicSpec, ensure_topics
-from lab.sandboxes import SandboxControl, on_free_ports, sandbox_env
+from lab.sandboxes import SandboxControl, on_free_ports
 from lab.sandboxes.process import SandboxProcess
 from tests.integration import services
 
@@ -86,12 +86,12 @@ def sandbox(
     temporary directory: yields (settings whose delivery points every provider at it, its
     control client). Records accumulate over the session: call ``control.reset()`` first or
     look only at your own notification ids. Child processes (senders) get the same endpoints
-    and credential files through ``sandbox_env(settings.delivery)``."""
+    and credential files when they are started with these settings."""
     home = tmp_path_factory.mktemp("sandbox")
     delivery = on_free_ports(settings.delivery, home / "credentials")
     ours = settings.model_copy(update={"delivery": delivery})
     with (
-        SandboxProcess(sandbox_env(delivery), home / "sandbox.log"),
+        SandboxProcess(ours, home / "sandbox.log"),
         SandboxControl(delivery) as control,
     ):
         yield ours, control

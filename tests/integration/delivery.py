@@ -20,19 +20,15 @@ from herald.models import Channel, ChannelMessage, DeliveryStatus, Platform, Pri
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
-from lab.sandboxes.config import sandbox_env
 from lab.statuses import StatusReader
-from lab.workers import WorkerProcess, worker_env
+from lab.workers import WorkerProcess
 
 TERMINAL = frozenset({State.SENT, State.FAILED, State.DEAD_LETTERED, State.UNKNOWN})
 
 # Quick retries and quickly stale claims, so failure paths play out in seconds.
-FAST = {
-    "HERALD_DELIVERY__BACKOFF_BASE_S": "0.2",
-    "HERALD_DELIVERY__BACKOFF_MAX_S": "1",
-    "HERALD_DELIVERY__IN_FLIGHT_STALE_S": "4",
-    "HERALD_DELIVERY__POLL_S": "0.2",
-    "HERALD_PIPELINE__SESSION_TIMEOUT_S": "6",
+FAST: dict[str, dict[str, object]] = {
+    "delivery": {"backoff_base_s": 0.2, "backoff_max_s": 1, "in_flight_stale_s": 4, "poll_s": 0.2},
+    "pipeline": {"session_timeout_s": 6},
 }
 
 
@@ -58,7 +54,6 @@ def message(
 @dataclass
 class Delivery:
     settings: HeraldSettings
-    env: dict[str, str]
     names: TopicNames
     codec: AvroCodec
     producer: Producer
@@ -66,11 +61,11 @@ class Delivery:
     workers: list[WorkerProcess] = field(default_factory=list)
     readers: list[StatusReader] = field(default_factory=list)
 
-    def sender(self, channel: Channel, **env: str) -> WorkerProcess:
-        """Start a sender worker of ``channel`` with extra HERALD_* settings."""
+    def sender(self, channel: Channel, **sections: dict[str, object]) -> WorkerProcess:
+        """Start a sender worker of ``channel``, with some settings changed (``updated``)."""
         worker = WorkerProcess(
             "sender",
-            {**self.env, **env},
+            self.settings.updated(**sections),
             self.workdir / f"sender-{channel.value}.log",
             args=("--channel", channel.value),
         )
@@ -128,18 +123,17 @@ def running_delivery(
     (workers, topics, Redis keys) removed at the end."""
     own_prefix = prefix is None
     prefix = prefix or f"d{uuid.uuid4().hex[:8]}."
-    settings = sandboxed.with_prefix(prefix)
+    settings = sandboxed.with_prefix(prefix).updated(**FAST)
     names = TopicNames(prefix)
     admin = AdminClient(settings.kafka.client_config())
     ensure_topics(admin, pipeline_topics(names, settings.pipeline.partitions))
-    env = worker_env(settings, workdir, **sandbox_env(settings.delivery), **FAST)
     with ExitStack() as cleanup:
         if own_prefix:
             cleanup.callback(_delete_topics, admin, names)
         cleanup.callback(_delete_keys, settings, names)
         codec = cleanup.enter_context(AvroCodec.from_settings(settings.registry))
         producer = Producer(producer_config(settings))
-        delivery = Delivery(settings, env, names, codec, producer, workdir)
+        delivery = Delivery(settings, names, codec, producer, workdir)
         cleanup.callback(_stop, delivery)
         yield delivery
 

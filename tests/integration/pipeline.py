@@ -26,7 +26,7 @@ from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from lab.offsets import wait_caught_up
 from lab.statuses import StatusReader
-from lab.workers import WorkerProcess, worker_env
+from lab.workers import WorkerProcess
 from streams.app import app_id
 
 
@@ -65,7 +65,6 @@ def reachable(user_id: str) -> UserContacts:
 @dataclass
 class Pipeline:
     settings: HeraldSettings
-    env: dict[str, str]
     worker: WorkerProcess
     publisher: Publisher
     codec: AvroCodec
@@ -112,13 +111,13 @@ def running_pipeline(stack: HeraldSettings, workdir: Path) -> Iterator[Pipeline]
     names = TopicNames(prefix)
     admin = AdminClient(settings.kafka.client_config())
     ensure_topics(admin, pipeline_topics(names, settings.pipeline.partitions))
-    env = worker_env(settings, workdir, HERALD_PIPELINE__DEFERRED_POLL_S="0.5")
     with ExitStack() as cleanup:  # undone in reverse, whichever step failed
         cleanup.callback(_delete_run, admin, settings, names)
-        first = WorkerProcess("streams", env, workdir / "worker.log").start()
+        worker_settings = settings.updated(pipeline={"deferred_poll_s": 0.5})
+        first = WorkerProcess("streams", worker_settings, workdir / "worker.log").start()
         codec = cleanup.enter_context(AvroCodec.from_settings(settings.registry))
         publisher = cleanup.enter_context(Publisher(settings, codec=codec))
-        pipeline = Pipeline(settings, env, first, publisher, codec, names)
+        pipeline = Pipeline(settings, first, publisher, codec, names)
         cleanup.callback(_close_readers, pipeline)
         cleanup.callback(lambda: pipeline.worker.stop())  # the test may have replaced it
         yield pipeline

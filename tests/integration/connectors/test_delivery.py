@@ -116,11 +116,7 @@ def test_exhausted_attempts_and_passed_deadlines_are_dead_lettered(
 ) -> None:
     settings, control = sandbox
     with running_delivery(settings, tmp_path) as delivery:
-        delivery.sender(
-            Channel.SMS,
-            HERALD_DELIVERY__MAX_ATTEMPTS="2",
-            HERALD_DELIVERY__SMS_PROVIDERS='["sns"]',
-        )
+        delivery.sender(Channel.SMS, delivery={"max_attempts": 2, "sms_providers": ["sns"]})
         delivery.sender(Channel.PUSH)
         warm(delivery, Channel.SMS, "+15555550001", None)
         warm(delivery, Channel.PUSH, "tok-warm", Platform.ANDROID)
@@ -159,11 +155,8 @@ def test_sms_fails_over_to_twilio_while_sns_is_open_and_comes_back(
 ) -> None:
     settings, control = sandbox
     with running_delivery(settings, tmp_path) as delivery:
-        delivery.sender(
-            Channel.SMS,
-            HERALD_DELIVERY__AWS__SMS_LIMITS__BREAKER_FAILURES="2",
-            HERALD_DELIVERY__AWS__SMS_LIMITS__BREAKER_COOLDOWN_S="3",
-        )
+        breaker = {"breaker_failures": 2, "breaker_cooldown_s": 3}
+        delivery.sender(Channel.SMS, delivery={"aws": {"sms_limits": breaker}})
         warm(delivery, Channel.SMS, "+15555550010", None)
         control.fault("sns", status=503)
         try:
@@ -192,12 +185,9 @@ def test_a_hang_ends_unknown_or_is_reconciled_by_idempotency_key(
 ) -> None:
     settings, control = sandbox
     with running_delivery(settings, tmp_path) as delivery:
-        delivery.sender(Channel.PUSH, HERALD_DELIVERY__FCM__LIMITS__TIMEOUT_S="1")
-        delivery.sender(
-            Channel.SMS,
-            HERALD_DELIVERY__SMS_PROVIDERS='["twilio"]',
-            HERALD_DELIVERY__TWILIO__LIMITS__TIMEOUT_S="1",
-        )
+        delivery.sender(Channel.PUSH, delivery={"fcm": {"limits": {"timeout_s": 1}}})
+        twilio_only = {"sms_providers": ["twilio"], "twilio": {"limits": {"timeout_s": 1}}}
+        delivery.sender(Channel.SMS, delivery=twilio_only)
         warm(delivery, Channel.PUSH, "tok-warm", Platform.ANDROID)
         warm(delivery, Channel.SMS, "+15555550060", None)
         control.fault("fcm", hang=True, count=1)
@@ -261,9 +251,9 @@ def test_a_sender_killed_mid_batch_delivers_everything_once_after_restart(
 ) -> None:
     settings, control = sandbox
     count = 120
-    env = {"HERALD_DELIVERY__SMS_PROVIDERS": '["twilio"]', "HERALD_DELIVERY__IN_FLIGHT": "8"}
+    twilio_only: dict[str, object] = {"sms_providers": ["twilio"], "in_flight": 8}
     with running_delivery(settings, tmp_path) as delivery:
-        worker = delivery.sender(Channel.SMS, **env)
+        worker = delivery.sender(Channel.SMS, delivery=twilio_only)
         warm(delivery, Channel.SMS, "+15555550070", None)
         control.fault("twilio", latency_ms=200)
         try:
@@ -276,7 +266,7 @@ def test_a_sender_killed_mid_batch_delivers_everything_once_after_restart(
                 reader.poll(0.5)
             assert len(first_terminal(reader.seen, ids)) < count  # stopped part-way
 
-            delivery.sender(Channel.SMS, **env)
+            delivery.sender(Channel.SMS, delivery=twilio_only)
             reader.wait_until(lambda seen: len(first_terminal(seen, ids)) == count, timeout_s=180)
         finally:
             control.clear("twilio")

@@ -28,10 +28,9 @@ def test_each_channel_ends_as_rows_in_cassandra(
     )
     migrate(cql, sandboxed.cassandra)
     with running_delivery(sandboxed, tmp_path) as delivery:
-        delivery.env["HERALD_CASSANDRA__KEYSPACE"] = keyspace
         for channel in Channel:
             delivery.sender(channel)
-        sink = WorkerProcess("sink", delivery.env, tmp_path / "sink.log").start()
+        sink = WorkerProcess("sink", delivery.settings, tmp_path / "sink.log").start()
         delivery.workers.append(sink)
         messages = delivery.publish(
             [

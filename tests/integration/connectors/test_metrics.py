@@ -61,8 +61,10 @@ def scrape_until(url: str, done: Callable[[Samples], bool], timeout_s: float = 6
 
 
 def start_sink(delivery: Delivery, keyspace: str) -> WorkerProcess:
-    env = {**delivery.env, "HERALD_CASSANDRA__KEYSPACE": keyspace}
-    worker = WorkerProcess("sink", env, delivery.workdir / "sink.log", args=("--metrics-port", "0"))
+    settings = delivery.settings.updated(cassandra={"keyspace": keyspace})
+    worker = WorkerProcess(
+        "sink", settings, delivery.workdir / "sink.log", args=("--metrics-port", "0")
+    )
     delivery.workers.append(worker)
     return worker.start()
 
@@ -94,7 +96,7 @@ def test_sender_and_sink_metrics_count_what_happened(
     settings, control = sandbox
     with running_delivery(settings, tmp_path) as delivery:
         migrate(cql, delivery.settings.cassandra.model_copy(update={"keyspace": keyspace}))
-        sender = delivery.sender(Channel.PUSH, HERALD_METRICS__PORT="0")  # the setting
+        sender = delivery.sender(Channel.PUSH, metrics={"port": 0})  # the setting
         sink = start_sink(delivery, keyspace)  # the --metrics-port option
         statuses = deliver_a_mix(delivery, control)
         delivery.producer.produce(delivery.names.status, key=b"bad", value=b"not a status")

@@ -29,7 +29,8 @@ def test_a_killed_worker_resumes_and_every_recipient_gets_a_status(
             reader.poll(0.5)
         assert len({s.user_id for s in reader.seen}) < RECIPIENTS  # stopped part-way
 
-        pipeline.worker = WorkerProcess("streams", pipeline.env, pipeline.worker.log_file).start()
+        restarted = WorkerProcess("streams", pipeline.worker.settings, pipeline.worker.log_file)
+        pipeline.worker = restarted.start()
         expected = {f"r-{i}" for i in range(RECIPIENTS)} | {"r-late"}
         reader.wait_until(lambda seen: {s.user_id for s in seen} >= expected, timeout_s=180)
         assert {s.user_id for s in reader.seen} == expected

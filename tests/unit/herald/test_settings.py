@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from herald.errors import ConfigurationError
@@ -45,3 +47,38 @@ def test_split_host_port(text: str, expected: HostPort) -> None:
 def test_split_host_port_rejects_a_bad_port() -> None:
     with pytest.raises(ConfigurationError):
         split_host_port("kafka:ninety", 9092)
+
+
+def test_a_settings_file_is_the_whole_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from herald.settings import SETTINGS_FILE, serialized
+
+    wanted = HeraldSettings().updated(
+        kafka={"topic_prefix": "t1."},
+        redis={"url": "redis://:pw@cache:6379/0"},
+        delivery={"fcm": {"limits": {"timeout_s": 1.5}}},
+    )
+    path = tmp_path / "settings.json"
+    path.write_text(serialized(wanted))
+    monkeypatch.setenv(SETTINGS_FILE, str(path))
+    monkeypatch.setenv("HERALD_KAFKA__TOPIC_PREFIX", "other.")
+    read = HeraldSettings()
+    assert read == wanted
+    assert read.redis.url.get_secret_value() == "redis://:pw@cache:6379/0"
+    assert read.delivery.fcm.limits.timeout_s == 1.5
+
+
+def test_a_missing_settings_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from herald.settings import SETTINGS_FILE
+
+    monkeypatch.setenv(SETTINGS_FILE, str(tmp_path / "nope.json"))
+    with pytest.raises(ConfigurationError, match=r"nope\.json"):
+        HeraldSettings()
+
+
+def test_updated_checks_what_it_changes() -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError):
+        HeraldSettings().updated(registry={"timeout_s": -1})

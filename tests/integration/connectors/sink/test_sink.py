@@ -25,7 +25,7 @@ from herald.settings import HeraldSettings
 from herald.topics import TopicNames
 from infra.stack.launcher import Stack
 from lab.offsets import wait_caught_up
-from lab.workers import WorkerProcess, worker_env
+from lab.workers import WorkerProcess
 from tests.integration.conftest import unique
 
 
@@ -68,13 +68,11 @@ def sink(
     workdir = tmp_path_factory.mktemp("sink")
     # A short registry time-out, so that a paused registry fails the sink's requests (its
     # client retries three times) well within the pause of the registry test below.
-    env = worker_env(
-        settings, workdir, HERALD_CASSANDRA__KEYSPACE=keyspace, HERALD_REGISTRY__TIMEOUT_S="2"
-    )
+    worker_settings = settings.updated(registry={"timeout_s": 2})
     try:
         with (
             AvroCodec.from_settings(settings.registry) as codec,
-            WorkerProcess("sink", env, workdir / "sink.log") as worker,
+            WorkerProcess("sink", worker_settings, workdir / "sink.log") as worker,
         ):
             yield Sink(settings, worker, codec)
     finally:

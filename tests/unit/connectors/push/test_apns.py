@@ -114,7 +114,9 @@ def test_throttling_and_outages_are_transient(
 
 
 def _sender(apns_key: Path, handler: httpx.MockTransport, clock: list[float]) -> ApnsSender:
-    settings = ApnsSettings(endpoint="https://apns.test", key_file=apns_key, ca_file=None)
+    settings = ApnsSettings(
+        endpoint="https://apns.test", team_id="T", key_id="K", key_file=apns_key, bundle_id="b"
+    )
     return ApnsSender(httpx.AsyncClient(transport=handler), settings, clock=lambda: clock[0])
 
 

@@ -203,7 +203,9 @@ async def test_a_token_endpoint_that_does_not_answer_is_transient(service_accoun
         raise httpx.ReadTimeout("silent", request=request)
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(silent))
-    settings = FcmSettings(endpoint="http://fcm.test", service_account_file=service_account)
+    settings = FcmSettings(
+        endpoint="http://fcm.test", project_id="p", service_account_file=service_account
+    )
     sender = FcmSender(client, settings)
     with pytest.raises(TransientDeliveryError) as failed:  # the message never left
         await sender.send(message(), "k")

@@ -28,7 +28,7 @@ from lab.demo import (
     user_story,
 )
 from lab.demo.summary import TimelineRow, awaiting_delivery, delivery_report
-from lab.workers import worker_env
+from lab.workers import WorkerProcess
 from streams.quiet_hours import quiet_until
 from streams.templates import TemplateStore
 
@@ -290,13 +290,20 @@ def test_only_a_demo_prefix_can_be_cleaned_up() -> None:
 
 
 def test_the_worker_gets_the_prefix_and_absolute_directories(tmp_path: Path) -> None:
-    settings = HeraldSettings()
-    env = worker_env(settings, tmp_path / "worker")
-    templates = Path(env["HERALD_PIPELINE__TEMPLATES_DIR"])
+    settings = HeraldSettings().with_prefix("demo-1.")
+    child = WorkerProcess("streams", settings, tmp_path / "worker.log").settings
+    templates = child.pipeline.templates_dir
     assert templates.is_absolute()
     assert (templates / "order_shipped.toml").is_file()
-    assert env["HERALD_PIPELINE__WORKER_DIR"] == str(tmp_path / "worker")
-    assert env["HERALD_KAFKA__TOPIC_PREFIX"] == settings.kafka.topic_prefix
+    assert child.pipeline.worker_dir == tmp_path / "worker-data"
+    assert child.lifecycle.ready_file == tmp_path / "worker.log.ready"
+    assert child.kafka.topic_prefix == "demo-1."
+    assert (
+        child.updated(
+            lifecycle={"ready_file": None}, pipeline={"worker_dir": settings.pipeline.worker_dir}
+        )
+        == settings
+    )
 
 
 def sender_status(

@@ -11,9 +11,10 @@ from pathlib import Path
 import jwt
 import pytest
 
-from herald.settings import DeliverySettings, HeraldSettings
-from lab.sandboxes.config import SERVERS, on_ports, sandbox_env
+from herald.settings import SETTINGS_FILE, DeliverySettings, HeraldSettings, serialized
+from lab.sandboxes.config import SERVERS, on_ports
 from lab.sandboxes.credentials import FCM_SCOPE, ensure_credentials
+from lab.workers import write_private
 
 
 def delivery_in(directory: Path) -> DeliverySettings:
@@ -81,10 +82,21 @@ def test_certificate_is_trusted_for_127_0_0_1(tmp_path: Path) -> None:
                                                           ("DNS", "localhost"))  # fmt: skip
 
 
-def test_sandbox_env_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_profile_round_trips_through_a_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     delivery = delivery_in(tmp_path)
-    for name, value in sandbox_env(delivery).items():
-        monkeypatch.setenv(name, value)
+    path = write_private(tmp_path / "settings.json", serialized(HeraldSettings(delivery=delivery)))
+    assert oct(path.stat().st_mode & 0o777) == "0o600"  # it holds the secrets
+    monkeypatch.setenv(SETTINGS_FILE, str(path))
+    monkeypatch.setenv("HERALD_DELIVERY__TWILIO__ACCOUNT_SID", "ignored: the file wins")
     assert HeraldSettings().delivery == delivery
     assert delivery.sandbox_control == "http://127.0.0.1:20005"
     assert delivery.apns.ca_file == delivery.smtp.ca_file == tmp_path / "tls.pem"
+
+
+def test_each_profile_makes_up_its_own_secrets(tmp_path: Path) -> None:
+    first, second = delivery_in(tmp_path), delivery_in(tmp_path)
+    assert first.twilio.auth_token is not None and second.twilio.auth_token is not None
+    assert first.twilio.auth_token.get_secret_value() != second.twilio.auth_token.get_secret_value()
+    assert "sandbox" not in first.twilio.auth_token.get_secret_value()

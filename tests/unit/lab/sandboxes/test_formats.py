@@ -7,6 +7,7 @@ import json
 from email.message import EmailMessage
 
 import pytest
+from pydantic import SecretStr
 
 from herald.settings import TwilioSettings
 from lab.sandboxes import aws, fcm, smtp, twilio
@@ -62,7 +63,7 @@ def test_twilio_form_problems() -> None:
 
 
 def test_twilio_basic_auth() -> None:
-    settings = TwilioSettings()
+    settings = TwilioSettings(account_sid="ACsandbox", auth_token=SecretStr("sandbox"))
     good = base64.b64encode(b"ACsandbox:sandbox").decode()
     assert twilio.authorized(f"Basic {good}", settings)
     bad = base64.b64encode(b"ACsandbox:other").decode()
