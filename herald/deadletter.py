@@ -7,7 +7,14 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from herald.errors import HeraldError, KafkaOutage
 
@@ -16,25 +23,90 @@ SOURCE_TOPIC = "herald.dlq.topic"
 SOURCE_PARTITION = "herald.dlq.partition"
 SOURCE_OFFSET = "herald.dlq.offset"
 FAILED_AT = "herald.dlq.failed_at"
+STAGE = "herald.dlq.stage"
+EXCEPTION = "herald.dlq.exception"
+REPLAYED_AT = "herald.dlq.replayed_at"
+# Written anew by each dead-lettering: an earlier one's are replaced, not piled up.
+OURS = frozenset(
+    {REASON, SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, FAILED_AT, STAGE, EXCEPTION}
+)
 
 Headers = list[tuple[str, bytes]]
+RawHeaders = Sequence[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None
 
 
 class ReplayRefused(HeraldError):
     """A dead letter names a source outside the pipeline: it is not sent anywhere."""
 
 
-RawHeaders = Sequence[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None
+def _pairs(raw: RawHeaders) -> Headers:
+    pairs = raw.items() if isinstance(raw, dict) else raw or []
+    return [(name, data.encode() if isinstance(data, str) else data or b"") for name, data in pairs]
 
 
-def headers(reason: str, topic: str, partition: int, offset: int, at: datetime) -> Headers:
-    return [
-        (REASON, reason.encode()[:4000]),
-        (SOURCE_TOPIC, topic.encode()),
-        (SOURCE_PARTITION, str(partition).encode()),
-        (SOURCE_OFFSET, str(offset).encode()),
-        (FAILED_AT, at.isoformat().encode()),
-    ]
+@dataclass(frozen=True)
+class Source:
+    """A record as a stage received it: where from, and everything it carried."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
+
+    @classmethod
+    def of(cls, message: Message) -> Source:
+        """A record from confluent-kafka's consumer."""
+        kind, stamp = message.timestamp()
+        return cls(
+            topic=message.topic() or "",
+            partition=message.partition() or 0,
+            offset=message.offset() or 0,
+            key=message.key(),
+            value=message.value(),
+            headers=tuple(_pairs(message.headers())),
+            timestamp_ms=stamp if kind != TIMESTAMP_NOT_AVAILABLE else None,
+        )
+
+    @classmethod
+    def unplaced(cls, where: str, key: bytes | None, value: bytes | None) -> Source:
+        """A record that came from somewhere other than a topic (a Redis set, named)."""
+        return cls(topic=where, partition=-1, offset=-1, key=key, value=value)
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A dead letter, ready to produce on the dead-letter topic."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, str | bytes | None]]  # as confluent-kafka's produce takes them
+    timestamp_ms: int | None
+
+
+def letter(source: Source, reason: str, stage: str, error: str, at: datetime) -> Letter:
+    """The one way every stage makes a dead letter: the record's key, value, headers and
+    timestamp as they came, plus Herald's headers saying why (``reason``: never a record's
+    addresses), where (``stage``) and what was raised (``error``: the exception's class;
+    empty when a policy decided it, such as a passed deadline)."""
+    kept = [(name, data) for name, data in source.headers if name not in OURS]
+    return Letter(
+        key=source.key,
+        value=source.value,
+        headers=[
+            *kept,
+            (REASON, reason.encode()[:4000]),
+            (SOURCE_TOPIC, source.topic.encode()),
+            (SOURCE_PARTITION, str(source.partition).encode()),
+            (SOURCE_OFFSET, str(source.offset).encode()),
+            (FAILED_AT, at.isoformat().encode()),
+            (STAGE, stage.encode()),
+            *([(EXCEPTION, error.encode())] if error else []),
+        ],
+        timestamp_ms=source.timestamp_ms,
+    )
 
 
 def _text(data: str | bytes | None) -> str:
@@ -45,6 +117,8 @@ def _text(data: str | bytes | None) -> str:
 
 @dataclass(frozen=True)
 class DeadLetter:
+    """A dead letter as read back from the topic."""
+
     offset: int
     reason: str
     topic: str
@@ -53,6 +127,10 @@ class DeadLetter:
     failed_at: str
     key: bytes | None
     value: bytes | None
+    stage: str = "?"
+    exception: str = "?"
+    headers: tuple[tuple[str, bytes], ...] = ()  # the original record's
+    timestamp_ms: int | None = None  # the original record's
 
     @classmethod
     def parse(
@@ -61,8 +139,9 @@ class DeadLetter:
         raw_headers: RawHeaders,
         key: bytes | None,
         value: bytes | None,
+        timestamp_ms: int | None = None,
     ) -> DeadLetter:
-        pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers or []
+        pairs = _pairs(raw_headers)
         found = {name: _text(data) for name, data in pairs}
         return cls(
             offset=offset,
@@ -73,6 +152,10 @@ class DeadLetter:
             failed_at=found.get(FAILED_AT, "?"),
             key=key,
             value=value,
+            stage=found.get(STAGE, "?"),
+            exception=found.get(EXCEPTION, "?"),
+            headers=tuple((n, d) for n, d in pairs if n not in OURS and n != REPLAYED_AT),
+            timestamp_ms=timestamp_ms,
         )
 
 
@@ -93,8 +176,13 @@ def read_all(consumer: Consumer, topic: str, timeout_s: float = 5.0) -> Iterator
                 break
             raise KafkaOutage(f"reading {topic}: {error.str()}")
         position = (message.offset() or 0) + 1
+        kind, stamp = message.timestamp()
         yield DeadLetter.parse(
-            message.offset() or 0, message.headers(), message.key(), message.value()
+            message.offset() or 0,
+            message.headers(),
+            message.key(),
+            message.value(),
+            stamp if kind != TIMESTAMP_NOT_AVAILABLE else None,
         )
 
 
@@ -105,18 +193,19 @@ def replay(
     timeout_s: float = 30,
     advance: Callable[[float], None] = lambda done: None,
 ) -> int:
-    """Send the original bytes back to their source topics, marked as a replay. Only to
-    ``allowed`` topics: a header written by anyone must not pick an arbitrary target."""
+    """Send the original records back to their source topics (key, value and headers as
+    they came), marked as a replay. Only to ``allowed`` topics: a header written by anyone
+    must not pick an arbitrary target."""
     strays = sorted({letter.topic for letter in letters if letter.topic not in allowed})
     if strays:
         raise ReplayRefused(f"refusing to replay to topics outside the pipeline: {strays}")
     now = datetime.now(UTC).isoformat().encode()
-    for letter in letters:
+    for dead in letters:
         producer.produce(
-            letter.topic,
-            key=letter.key,
-            value=letter.value,
-            headers=[("herald.dlq.replayed_at", now)],
+            dead.topic,
+            key=dead.key,
+            value=dead.value,
+            headers=[*dead.headers, (REPLAYED_AT, now)],
         )
         advance(1)
     if producer.flush(timeout_s) > 0:

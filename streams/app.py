@@ -129,26 +129,32 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
     @app.agent(raw_topic(app, names.requests))
     async def fan_out(stream: Any) -> None:
         async for event in stream.events():
-            await handlers.guarded(event, partial(handlers.fan_out, event))
+            await handlers.guarded(event, partial(handlers.fan_out, event), "fan-out")
 
     @app.agent(raw_topic(app, names.user_preferences))
     async def track_preferences(stream: Any) -> None:
         async for event in stream.events():
             await handlers.guarded(
-                event, partial(handlers.profile, event, preferences, handlers.codecs.preferences)
+                event,
+                partial(handlers.profile, event, preferences, handlers.codecs.preferences),
+                "preferences",
             )
 
     @app.agent(raw_topic(app, names.user_contacts))
     async def track_contacts(stream: Any) -> None:
         async for event in stream.events():
             await handlers.guarded(
-                event, partial(handlers.profile, event, contacts, handlers.codecs.contacts)
+                event,
+                partial(handlers.profile, event, contacts, handlers.codecs.contacts),
+                "contacts",
             )
 
     @app.agent(raw_topic(app, names.address_invalidations))
     async def drop_dead_addresses(stream: Any) -> None:
         async for event in stream.events():
-            await handlers.guarded(event, partial(handlers.invalidate, event, contacts))
+            await handlers.guarded(
+                event, partial(handlers.invalidate, event, contacts), "invalidation"
+            )
 
     @app.agent(raw_topic(app, names.per_user))
     async def decide(stream: Any) -> None:

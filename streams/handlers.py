@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from herald import deadletter
 from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
-from herald.errors import CodecError, OutageError, ValidationError, where
+from herald.errors import CodecError, OutageError, RecordError, where
 from herald.models import (
     AddressInvalidated,
     Channel,
@@ -30,7 +31,7 @@ from herald.validation import validate
 from streams import state as user_state
 from streams.decision import Defer, Expire, Outcome, Policy, Send, Suppress, decide
 from streams.invalidation import without_address
-from streams.outbox import Outbox
+from streams.outbox import Outbox, source_of
 from streams.templates import TemplateError, TemplateStore
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Handlers:
         self.on_fatal = on_fatal
         self.infrastructure = infrastructure
 
-    async def guarded(self, event: Any, work: Callable[[], Awaitable[object]]) -> None:
+    async def guarded(self, event: Any, work: Callable[[], Awaitable[object]], stage: str) -> None:
         """Run one event's work.
 
         An outage (Redis, the registry, Kafka) is retried with backoff and then crashes the
@@ -107,6 +108,9 @@ class Handlers:
                     await self.on_fatal(error)
                     raise
                 await asyncio.sleep(delay)
+            except RecordError as error:  # the event's own fault: no retry makes it good
+                await self._dead_letter(event, f"{type(error).__name__}: {error}", stage, error)
+                return
             except Exception as error:
                 log.error(
                     "unexpected %s on %s[%s]@%s at %s",
@@ -117,19 +121,21 @@ class Handlers:
                     where(error),
                 )
                 reason = f"unexpected {type(error).__name__} at {where(error)}"
-                await self.outbox.dead_letter(event, reason, self.clock())
+                await self._dead_letter(event, reason, stage, error)
                 return
+
+    async def _dead_letter(self, event: Any, reason: str, stage: str, error: BaseException) -> None:
+        now = self.clock()
+        await self.outbox.dead_letter(
+            source_of(event), reason, f"streams.{stage}", type(error).__name__, now
+        )
 
     # -- fan-out ---------------------------------------------------------------------------
     async def fan_out(self, event: Any) -> int:
         """One request -> one UserNotification per recipient (or `expired` statuses)."""
         now = self.clock()
-        try:
-            request = self.codecs.requests.decode(event.value)
-            validate(request, self.pipeline)
-        except (CodecError, ValidationError) as error:
-            await self.outbox.dead_letter(event, f"{type(error).__name__}: {error}", now)
-            return 0
+        request = self.codecs.requests.decode(event.value)  # a bad one: RecordError
+        validate(request, self.pipeline)
         expired = request.expires_at is not None and request.expires_at <= now
         async with self.outbox.batched(FLUSH_EVERY):
             for user_id in request.recipients:
@@ -149,16 +155,9 @@ class Handlers:
         if event.value is None:
             table.pop(key, None)
             return
-        try:
-            record = codec.decode(event.value)
-        except CodecError as error:
-            await self.outbox.dead_letter(event, f"CodecError: {error}", self.clock())
-            return
+        record = codec.decode(event.value)
         if record.user_id != key:  # stored under the key: they must agree
-            await self.outbox.dead_letter(
-                event, "the key is not the record's user_id", self.clock()
-            )
-            return
+            raise RecordError("the key is not the record's user_id")
         table[key] = event.value
 
     # -- dead addresses --------------------------------------------------------------------
@@ -166,11 +165,7 @@ class Handlers:
         """Drop an address a provider refused for good from the user's contacts, and publish
         the updated contacts (the table is written at once, so a second invalidation for the
         same user right behind it starts from this one's result)."""
-        try:
-            dead = self.codecs.invalidations.decode(event.value)
-        except CodecError as error:
-            await self.outbox.dead_letter(event, f"CodecError: {error}", self.clock())
-            return
+        dead = self.codecs.invalidations.decode(event.value)
         current = self._profile(contacts, dead.user_id, self.codecs.contacts)
         if current is None:
             return
@@ -196,7 +191,7 @@ class Handlers:
                 for event in events:
                     make_current(event)
                     await self.guarded(
-                        event, partial(self.decide, event, preferences, contacts, states)
+                        event, partial(self.decide, event, preferences, contacts, states), "decide"
                     )
         finally:
             make_current(None)
@@ -209,11 +204,7 @@ class Handlers:
         states: MutableMapping[str, Any],
     ) -> None:
         now = self.clock()
-        try:
-            note = self.codecs.per_user.decode(event.value)
-        except CodecError as error:
-            await self.outbox.dead_letter(event, f"CodecError: {error}", now)
-            return
+        note = self.codecs.per_user.decode(event.value)
         prefs = self._profile(preferences, note.user_id, self.codecs.preferences)
         reach = self._profile(contacts, note.user_id, self.codecs.contacts)
         try:
@@ -328,9 +319,9 @@ class Handlers:
             try:
                 note = self.codecs.per_user.decode(payload)
             except CodecError as error:
-                await self.outbox.dead_letter_raw(
-                    None, payload, f"CodecError: {error}", self.deferred.key, now
-                )
+                source = deadletter.Source.unplaced(self.deferred.key, None, payload)
+                reason = f"CodecError: {error}"
+                await self.outbox.dead_letter(source, reason, "streams.release", "CodecError", now)
                 continue
             deliveries.append(await self.outbox.per_user_raw(note.user_id, payload))
         for delivery in deliveries:  # removed from Redis only once the broker has them

@@ -150,14 +150,29 @@ class Outbox:
             self._status, note.notification_id.encode(), self._status_codec.encode(status)
         )
 
-    async def dead_letter(self, event: Any, reason: str, now: datetime) -> None:
-        message = event.message
-        headers = deadletter.headers(reason, message.topic, message.partition, message.offset, now)
-        self._watch(await self._dead.send(key=event.key, value=event.value, headers=headers))
-
-    async def dead_letter_raw(
-        self, key: bytes | None, value: bytes, reason: str, source: str, now: datetime
+    async def dead_letter(
+        self, source: deadletter.Source, reason: str, stage: str, error: str, now: datetime
     ) -> None:
-        """A record that came from somewhere other than a topic (the deferred set)."""
-        headers = deadletter.headers(reason, source, -1, -1, now)
-        self._watch(await self._dead.send(key=key, value=value, headers=headers))
+        dead = deadletter.letter(source, reason, stage, error, now)
+        stamp = None if dead.timestamp_ms is None else dead.timestamp_ms / 1000
+        self._watch(
+            await self._dead.send(
+                key=dead.key, value=dead.value, headers=dead.headers, timestamp=stamp
+            )
+        )
+
+
+def source_of(event: Any) -> deadletter.Source:
+    """The record behind a Faust event, for its dead letter."""
+    message = event.message
+    headers = message.headers or ()
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return deadletter.Source(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=event.key,
+        value=event.value,
+        headers=tuple((name, bytes(data or b"")) for name, data in pairs),
+        timestamp_ms=None if message.timestamp is None else round(message.timestamp * 1000),
+    )

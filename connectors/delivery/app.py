@@ -84,7 +84,7 @@ async def _assemble(
         retries,
     )
     topic_codec = TopicCodec(codec, names.channel(channel.value), CHANNEL_MESSAGE)
-    emitter = Emitter(producer, codec, names)
+    emitter = Emitter(producer, codec, names, stage=f"sender.{channel.value}")
     flow = Delivery(
         channel,
         senders,

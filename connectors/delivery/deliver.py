@@ -28,6 +28,7 @@ from connectors.delivery.emit import Emitter
 from connectors.delivery.ledger import Busy, Ledger, Outcome, Terminal
 from connectors.delivery.retry import GiveUp, GiveUpReason, Random, after_failure
 from connectors.registry import push_provider_for
+from herald import deadletter
 from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
 from herald.errors import HeraldError, where
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 OUTCOME_UNKNOWN = "outcome_unknown"
 BREAKER_OPEN = "breaker_open"
-Origin = tuple[str, int, int]  # topic, partition, offset (the retry set: key, -1, -1)
+Origin = deadletter.Source  # the record a message came in (a channel topic, the retry set)
 
 
 class Undeliverable(HeraldError):
@@ -271,6 +272,7 @@ class Delivery:
                     reason=step.reason,
                     detail=error.code,
                 ),
+                type(error).__name__,
             )
             return
         await self.shared.ledger.release(key, uncertain)
@@ -328,14 +330,19 @@ class Delivery:
         return recorded
 
     async def _dead_letter(
-        self, message: ChannelMessage, key: str, origin: Origin, outcome: Outcome
+        self,
+        message: ChannelMessage,
+        key: str,
+        origin: Origin,
+        outcome: Outcome,
+        error: str = "",
     ) -> None:
+        """Given up on: the message as it stands now (its last attempt), with the headers and
+        timestamp of the record it came in."""
         recorded = await self._finish(message, key, outcome)
         if recorded == outcome:
-            self.emit.dead_letter(
-                message.user_id.encode(),
-                self.codec.encode(message),
-                f"{outcome.reason}: {outcome.detail or ''}".rstrip(": "),
-                origin,
-                self.clock(),
+            last = dataclasses.replace(
+                origin, key=message.user_id.encode(), value=self.codec.encode(message)
             )
+            reason = f"{outcome.reason}: {outcome.detail or ''}".rstrip(": ")
+            self.emit.dead_letter(last, reason, error, self.clock())

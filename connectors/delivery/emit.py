@@ -27,9 +27,15 @@ class EmitError(KafkaOutage):
 
 class Emitter:
     def __init__(
-        self, producer: Producer, codec: AvroCodec, names: TopicNames, timeout_s: float = 30.0
+        self,
+        producer: Producer,
+        codec: AvroCodec,
+        names: TopicNames,
+        stage: str,
+        timeout_s: float = 30.0,
     ) -> None:
         self._producer = producer
+        self._stage = stage  # in dead letters: who gave up on a record
         self._timeout_s = timeout_s
         self._dead_letter_topic = names.dead_letter
         self._status = TopicCodec(codec, names.status, STATUS)
@@ -65,17 +71,11 @@ class Emitter:
         )
 
     def dead_letter(
-        self,
-        key: bytes | None,
-        value: bytes | None,
-        reason: str,
-        origin: tuple[str, int, int],
-        now: datetime,
+        self, source: deadletter.Source, reason: str, error: str, now: datetime
     ) -> None:
-        """The record as it came (``origin``: its topic, partition and offset; -1 -1 when it
-        came from the retry set)."""
-        headers: KafkaHeaders = [*deadletter.headers(reason, *origin, now)]
-        self._send(self._dead_letter_topic, key, value, headers)
+        """The record as it came (from the channel topic, or the retry set)."""
+        dead = deadletter.letter(source, reason, self._stage, error, now)
+        self._send(self._dead_letter_topic, dead.key, dead.value, dead.headers, dead.timestamp_ms)
 
     def _produce(self, topic: str, key: str, value: bytes) -> None:
         self._send(topic, key.encode(), value, None)
@@ -87,11 +87,17 @@ class Emitter:
         key: bytes | None,
         value: bytes | None,
         headers: KafkaHeaders | None,
+        timestamp_ms: int | None = None,
     ) -> None:
         while True:
             try:
                 self._producer.produce(
-                    topic, key=key, value=value, headers=headers, on_delivery=self._delivered
+                    topic,
+                    key=key,
+                    value=value,
+                    headers=headers,
+                    on_delivery=self._delivered,
+                    timestamp=timestamp_ms or 0,  # 0: now
                 )
                 return
             except BufferError:  # the local queue is full: let deliveries drain

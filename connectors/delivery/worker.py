@@ -21,9 +21,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 
-from connectors.delivery.deliver import Delivery, Origin, Undeliverable
+from connectors.delivery.deliver import Delivery, Undeliverable
 from connectors.delivery.emit import Emitter
 from herald.contracts import TopicCodec
+from herald.deadletter import Source
 from herald.deferred import DeferredStore
 from herald.errors import CodecError, OutageError, where
 from herald.lag import assigned_lag
@@ -116,30 +117,30 @@ class SenderWorker:
             if error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consuming %s: %s", self._topic, error.str())
             return
-        origin = (record.topic() or self._topic, record.partition() or 0, record.offset() or 0)
-        await self._one(record.key(), record.value(), origin)
+        await self._one(Source.of(record))
 
     async def _retry(self, payload: bytes) -> None:
-        await self._one(None, payload, (self._retries.key, -1, -1))
+        await self._one(Source.unplaced(self._retries.key, None, payload))
 
-    async def _one(self, key: bytes | None, value: bytes | None, origin: Origin) -> None:
+    async def _one(self, origin: Source) -> None:
         """Decode and deliver one message; a message that cannot be is dead-lettered with its
         reason (the error's type and place, never its text: it may quote an address)."""
         try:
-            message = self._codec.decode(value)
+            message = self._codec.decode(origin.value)
         except CodecError as error:
-            self._emit.dead_letter(key, value, f"CodecError: {error}", origin, datetime.now(UTC))
-            self._delivery.metrics.rejected_record("undecodable")
+            self._reject(origin, f"CodecError: {error}", error, "undecodable")
             return
         try:
             await self._delivery.handle(message, origin)
         except Undeliverable as error:
-            self._emit.dead_letter(key, value, str(error), origin, datetime.now(UTC))
-            self._delivery.metrics.rejected_record("undeliverable")
+            self._reject(origin, str(error), error, "undeliverable")
         except OutageError:
             raise
         except Exception as error:
             log.error("unexpected %s at %s", type(error).__name__, where(error))
             reason = f"unexpected {type(error).__name__} at {where(error)}"
-            self._emit.dead_letter(key, value, reason, origin, datetime.now(UTC))
-            self._delivery.metrics.rejected_record("unexpected")
+            self._reject(origin, reason, error, "unexpected")
+
+    def _reject(self, origin: Source, reason: str, error: BaseException, kind: str) -> None:
+        self._emit.dead_letter(origin, reason, type(error).__name__, datetime.now(UTC))
+        self._delivery.metrics.rejected_record(kind)

@@ -86,7 +86,7 @@ def consumer_config(settings: HeraldSettings) -> dict[str, object]:
 @dataclass
 class Decoded:
     rows: list[StatusRow] = field(default_factory=list)
-    dead: list[tuple[Message, str]] = field(default_factory=list)
+    dead: list[tuple[Message, CodecError]] = field(default_factory=list)
 
 
 class SinkWorker:
@@ -167,7 +167,7 @@ class SinkWorker:
             try:
                 decoded.rows.append(to_row(self.codec.decode(message.value()), tz))
             except CodecError as exc:
-                decoded.dead.append((message, str(exc)))
+                decoded.dead.append((message, exc))
         return decoded
 
     def _write(self, writes: list[Write]) -> None:
@@ -182,24 +182,27 @@ class SinkWorker:
         finally:
             self.metrics.write_attempt(batches, singles, failed, time.monotonic() - started)
 
-    def _dead_letter(self, dead: list[tuple[Message, str]]) -> None:
+    def _dead_letter(self, rejected: list[tuple[Message, CodecError]]) -> None:
         now = datetime.now(UTC)
-        for message, reason in dead:
+        for message, error in rejected:
             log.warning(
                 "dead letter: %s[%s]@%s: %s",
                 message.topic(),
                 message.partition(),
                 message.offset(),
-                reason,
+                error,
             )
-            headers: list[tuple[str, str | bytes | None]] = [
-                *deadletter.headers(reason, *position(message), now)
-            ]
+            source = deadletter.Source.of(message)
+            dead = deadletter.letter(source, str(error), "sink", type(error).__name__, now)
             self.producer.produce(
-                self.names.dead_letter, key=message.key(), value=message.value(), headers=headers
+                self.names.dead_letter,
+                key=dead.key,
+                value=dead.value,
+                headers=dead.headers,
+                timestamp=dead.timestamp_ms or 0,  # 0: now
             )
         self._retrying("dead_letter", "confirming dead letters", self._flush)
-        self.metrics.dead_letters.inc(len(dead))
+        self.metrics.dead_letters.inc(len(rejected))
 
     def _flush(self) -> None:
         if self.producer.flush(10) > 0:

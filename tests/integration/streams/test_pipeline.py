@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 
+from herald import deadletter
 from herald.models import Channel, Priority, QuietHours, Reason, State, UserPreferences
 from herald.settings import HeraldSettings
 from tests.integration.pipeline import (
@@ -176,7 +178,13 @@ def test_malformed_bytes_and_a_wrong_schema_are_dead_lettered(pipeline: Pipeline
         {"id": "x", "count": 1, "note": None},
     )
     producer = Producer(pipeline.settings.kafka.client_config())
-    producer.produce(pipeline.names.requests, key=b"bad-1", value=b"\x00not avro at all")
+    producer.produce(
+        pipeline.names.requests,
+        key=b"bad-1",
+        value=b"\x00not avro at all",
+        headers=[("traceparent", b"00-trace-01")],
+        timestamp=1_700_000_000_123,
+    )
     producer.produce(pipeline.names.requests, key=b"bad-2", value=wrong)
     producer.flush(10)
     after = request([user("after")])  # the worker keeps going
@@ -189,7 +197,25 @@ def test_malformed_bytes_and_a_wrong_schema_are_dead_lettered(pipeline: Pipeline
         assert headers["herald.dlq.topic"] == pipeline.names.requests
         assert headers["herald.dlq.reason"].startswith("CodecError")
         assert int(headers["herald.dlq.offset"]) >= 0
+        assert headers["herald.dlq.stage"] == "streams.fan-out"
+        assert headers["herald.dlq.exception"] == "CodecError"
     assert pipeline.outcome([after])
+    # the record as it came: its own headers and timestamp too
+    consumer = Consumer(
+        pipeline.settings.kafka.client_config(
+            **{"group.id": f"t-{uuid.uuid4().hex}", "enable.auto.commit": False}
+        )
+    )
+    try:
+        [first] = [
+            d
+            for d in deadletter.read_all(consumer, pipeline.names.dead_letter)
+            if d.key == b"bad-1"
+        ]
+    finally:
+        consumer.close()
+    assert first.headers == (("traceparent", b"00-trace-01"),)
+    assert first.timestamp_ms == 1_700_000_000_123
 
 
 def test_scheduled_request_waits_in_redis_then_goes_out(pipeline: Pipeline) -> None:
