@@ -64,7 +64,7 @@ async def _assemble(
     pool = redis.BlockingConnectionPool.from_url(
         settings.redis.url.get_secret_value(), max_connections=REDIS_CONNECTIONS, timeout=30
     )
-    client = redis.Redis(connection_pool=pool)
+    client = redis.Redis.from_pool(pool)  # owns the pool: closing it closes the connections
     stack.push_async_callback(client.aclose)
     codec = stack.enter_context(AvroCodec.from_settings(settings.registry))
     producer = Producer(producer_config(settings))

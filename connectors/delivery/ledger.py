@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as redis
 
+from herald.errors import HeraldError
 from herald.models import State
 from herald.redis import REDIS
 
@@ -79,6 +80,10 @@ return {'recorded', {}}
 """
 
 TERMINAL = frozenset({State.SENT, State.FAILED, State.DEAD_LETTERED, State.UNKNOWN})
+
+
+class NotTerminal(HeraldError):
+    """``finish`` was given a state that does not end a delivery: a caller's bug."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +198,7 @@ class Ledger:
     async def finish(self, key: str, outcome: Outcome) -> Outcome:
         """Record a terminal outcome; the one recorded first wins and is returned."""
         if outcome.state not in TERMINAL:
-            raise ValueError(f"{outcome.state} is not a terminal state")  # a caller's bug
+            raise NotTerminal(f"{outcome.state} is not a terminal state")
         args: list[str | int] = [self._ttl_s, *outcome.fields()]
         kind, value = await self._finish(keys=[key], args=args)
         return Outcome.parse(value) if kind == b"terminal" else outcome

@@ -50,6 +50,17 @@ class Sink:
             self.producer.produce(self.names.status, key=b"bad", value=value)
         assert self.producer.flush(30) == 0
 
+    def dead_letters(self) -> list[deadletter.DeadLetter]:
+        consumer = Consumer(
+            self.settings.kafka.client_config(
+                **{"group.id": unique("dlq"), "enable.auto.commit": False}
+            )
+        )
+        try:
+            return list(deadletter.read_all(consumer, self.names.dead_letter))
+        finally:
+            consumer.close()
+
     def caught_up(self, timeout_s: float = 120) -> None:
         group = f"{self.settings.kafka.topic_prefix}status-sink"
         wait_caught_up(self.settings, group, [self.names.status], timeout_s)
@@ -198,18 +209,11 @@ def test_malformed_record_goes_to_dead_letter_and_the_rest_is_written(
     sink.produce(good[2:])
     sink.caught_up()
     assert len(recent_for_user(cql, sink.keyspace, user, now=now)) == 5
-    consumer = Consumer(
-        sink.settings.kafka.client_config(
-            **{"group.id": unique("dlq"), "enable.auto.commit": False}
-        )
-    )
-    try:
-        letters = list(deadletter.read_all(consumer, sink.names.dead_letter))
-    finally:
-        consumer.close()
+    letters = sink.dead_letters()
     assert [(d.value, d.topic, d.key) for d in letters] == [
         (b"not avro at all", sink.names.status, b"bad")
     ]
+    assert (letters[0].stage, letters[0].exception) == ("sink", "CodecError")
     assert "Confluent wire format" in letters[0].reason or "magic" in letters[0].reason
 
 
@@ -299,13 +303,5 @@ def test_registry_paused_while_new_schema_ids_arrive_dead_letters_nothing(
     assert "decoding statuses failed" in log
     assert "RegistryOutage" in log or "schema registry" in log
     assert len(recent_for_user(cql, sink.keyspace, user, now=now, days=2)) == 200
-    consumer = Consumer(
-        sink.settings.kafka.client_config(
-            **{"group.id": unique("dlq"), "enable.auto.commit": False}
-        )
-    )
-    try:
-        letters = list(deadletter.read_all(consumer, sink.names.dead_letter))
-    finally:
-        consumer.close()
+    letters = sink.dead_letters()
     assert not [d for d in letters if d.key in {e.notification_id.encode() for e in events}]
