@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from herald.errors import HeraldError
+from herald.errors import KafkaOutage
 from herald.settings import HeraldSettings
+from lab.errors import WaitTimedOut
 
 
 def group_lag(settings: HeraldSettings, group: str, topics: Sequence[str]) -> int:
@@ -65,7 +66,7 @@ def wait_caught_up(
     deadline = time.monotonic() + timeout_s
     while (lag := group_lag(settings, group, topics)) > 0:
         if time.monotonic() > deadline:
-            raise HeraldError(f"{group} still {lag} behind on {', '.join(topics)}")
+            raise WaitTimedOut(f"{group} still {lag} behind on {', '.join(topics)}")
         time.sleep(0.5)
 
 
@@ -84,7 +85,7 @@ class TopicSizes:
                 return self._read(topics)
             except KafkaException as error:
                 if time.monotonic() > deadline:
-                    raise HeraldError(
+                    raise KafkaOutage(
                         f"reading the sizes of {', '.join(topics)}: {error}"
                     ) from error
                 time.sleep(0.5)

@@ -10,10 +10,10 @@ from confluent_kafka import Consumer
 
 from herald.codec import AvroCodec
 from herald.contracts import STATUS, TopicCodec
-from herald.errors import HeraldError
 from herald.models import DeliveryStatus
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames
+from lab.errors import WaitTimedOut
 
 
 class StatusReader:
@@ -52,7 +52,7 @@ class StatusReader:
         deadline = time.monotonic() + timeout_s
         while not done(self.seen):
             if time.monotonic() > deadline:
-                raise HeraldError(
+                raise WaitTimedOut(
                     f"statuses not complete after {timeout_s:.0f}s; saw {len(self.seen)}"
                 )
             self.poll()

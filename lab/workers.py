@@ -17,12 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from herald.errors import HeraldError
 from herald.settings import SETTINGS_FILE, HeraldSettings, serialized
-
-
-class WorkerFailed(HeraldError):
-    """A child worker exited early, or was not ready in time."""
+from lab.errors import WorkerFailed
 
 
 def write_private(path: Path, text: str) -> Path:

@@ -33,7 +33,7 @@ from connectors.sink.migrate import migrate
 from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, TopicCodec
-from herald.errors import HeraldError
+from herald.errors import CassandraOutage, KafkaOutage
 from herald.models import Channel, ChannelMessage, State
 from herald.progress import Progress, quiet
 from herald.publisher import producer_config
@@ -143,7 +143,7 @@ def run_step(
             rss.append(rig.rss_mb())
             next_sample += 1.0
     if rig.producer.flush(60) > 0:
-        raise HeraldError("the broker did not confirm every benchmark message")
+        raise KafkaOutage("the broker did not confirm every benchmark message")
     after, cpu_after = rig.lags(), rig.cpu_s()
     drain(rig, drain_s, say)
     written = written_us(rig.session, rig.settings.cassandra.keyspace, list(published_us))
@@ -368,7 +368,7 @@ def run(
             settings, session, rates, seconds, senders, workdir, say, run_id, progress
         )
     except CASSANDRA_ERRORS as error:
-        raise HeraldError(
+        raise CassandraOutage(
             f"Cassandra failed during the benchmark: {type(error).__name__}"
         ) from error
     finally:

@@ -27,7 +27,7 @@ from connectors.sink.migrate import migrate
 from herald.cassandra import cassandra_cluster
 from herald.codec import AvroCodec
 from herald.contracts import STATUS, TopicCodec
-from herald.errors import HeraldError
+from herald.errors import KafkaOutage
 from herald.models import Channel, DeliveryStatus, State
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
@@ -72,7 +72,7 @@ def produce(settings: HeraldSettings, codec: AvroCodec, count: int) -> None:
             except BufferError:
                 producer.poll(0.05)
     if producer.flush(120) > 0:
-        raise HeraldError("the broker did not confirm every benchmark status")
+        raise KafkaOutage("the broker did not confirm every benchmark status")
 
 
 def count_rows(session: Session, keyspace: str, table: str) -> int:

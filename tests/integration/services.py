@@ -1,7 +1,7 @@
 """How a test session gets the real services.
 
 1. The services named in settings already answer: use them, leave them running.
-2. A Docker engine is reachable: start docker-compose.yml with testcontainers.
+2. A Docker engine is reachable: start infra/docker-compose.yml with testcontainers.
 3. Otherwise: the local launcher (what `herald stack up` runs), which fetches the servers.
 What the session started, it stops at the end (HERALD_TEST_KEEP_STACK=1 keeps it running).
 """
@@ -45,7 +45,7 @@ def start_with_docker(settings: HeraldSettings) -> Stop:
     """docker-compose.yml publishes the ports that the default settings use."""
     from testcontainers.compose import DockerCompose
 
-    compose = DockerCompose(ROOT, compose_file_name="docker-compose.yml", wait=True)
+    compose = DockerCompose(ROOT / "infra", compose_file_name="docker-compose.yml", wait=True)
     compose.start()
     deadline = time.monotonic() + settings.stack.start_timeout_s
     while not all_answer(settings):
@@ -72,5 +72,5 @@ def acquire(settings: HeraldSettings) -> tuple[str, Stop]:
     if all_answer(settings):
         return "already running", lambda: None
     if docker_reachable():
-        return "testcontainers (docker-compose.yml)", start_with_docker(settings)
+        return "testcontainers (infra/docker-compose.yml)", start_with_docker(settings)
     return "local launcher", start_with_launcher(settings)
