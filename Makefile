@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-PACKAGES = herald streams connectors
 
 .PHONY: install lock run test lint typecheck unit integration stack-up stack-down stack-status clean
 

@@ -186,7 +186,7 @@ def build_senders(settings: HeraldSettings, channel: Channel) -> dict[str, Sende
     except ConfigurationError as error:  # one line, naming the setting and the way out
         raise ConfigurationError(
             f"provider {name} of {channel}: {error} "
-            f"(or switch it off: HERALD_DELIVERY__DISABLED='[\"{name}\"]')"
+            f'(or switch it off: add "{name}" to HERALD_DELIVERY__DISABLED)'
         ) from error
     return senders
 

@@ -146,7 +146,9 @@ class AvroCodec:
             except SchemaRegistryError as exc:
                 if exc.http_status_code == 404:  # data naming a schema that does not exist
                     raise CodecError(f"schema id {schema_id} is unknown to the registry") from exc
-                raise _refused(f"fetching schema {schema_id}", exc) from exc
+                # Any other answer (bad credentials, throttling, its own failure) is not the
+                # record's fault: retried, never dead-lettered.
+                raise RegistryOutage(f"fetching schema {schema_id}: {exc}") from exc
             if schema.schema_str is None:
                 raise CodecError(f"schema id {schema_id} has no schema text")
             parsed = fastavro.parse_schema(json.loads(schema.schema_str))

@@ -72,7 +72,8 @@ class Source:
 
     @classmethod
     def unplaced(cls, where: str, key: bytes | None, value: bytes | None) -> Source:
-        """A record that came from somewhere other than a topic (a Redis set, named)."""
+        """A record that came from somewhere other than a topic: a Redis set (a retry, a
+        deferral), named by its key; partition and offset -1."""
         return cls(topic=where, partition=-1, offset=-1, key=key, value=value)
 
 

@@ -16,7 +16,8 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -94,3 +95,17 @@ def report_ready(path: Path | None) -> None:
     scratch.write_text(f"{os.getpid()}\n")
     scratch.replace(path)
     log.info("ready (%s)", path)
+
+
+@contextmanager
+def readiness(path: Path | None) -> Iterator[Callable[[], None]]:
+    """Readiness through ``path`` while the block runs: removed first (a file left by an
+    earlier run must not say ready), created when the block calls what it is given, and
+    removed again when the block ends, however it ends."""
+    if path is not None:
+        path.unlink(missing_ok=True)
+    try:
+        yield lambda: report_ready(path)
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)

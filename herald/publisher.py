@@ -12,15 +12,15 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from herald.codec import AvroCodec
 from herald.contracts import CONTACTS, PREFERENCES, REQUEST, R, TopicCodec
-from herald.errors import HeraldError
+from herald.errors import KafkaOutage
 from herald.models import NotificationRequest, UserContacts, UserPreferences
 from herald.settings import HeraldSettings
 from herald.topics import REQUEST_MAX_BYTES, TopicNames
 from herald.validation import validate
 
 
-class PublishError(HeraldError):
-    """The broker did not confirm every record."""
+class PublishError(KafkaOutage):
+    """The broker did not confirm every record: try again."""
 
 
 def producer_config(settings: HeraldSettings, **overrides: Any) -> dict[str, Any]:

@@ -7,5 +7,16 @@ import redis
 
 from herald.errors import Boundary, RedisOutage
 
-# TimeoutError, asyncio's included, is an OSError.
-REDIS = Boundary(RedisOutage, (redis.RedisError, OSError))
+# Redis away, loading, read-only or out of connections; TimeoutError (asyncio's too) is an
+# OSError. A refused command (ResponseError, DataError) is a bug, not an outage.
+REDIS = Boundary(
+    RedisOutage,
+    (
+        redis.ConnectionError,
+        redis.TimeoutError,
+        redis.exceptions.BusyLoadingError,
+        redis.exceptions.ReadOnlyError,
+        redis.exceptions.MaxConnectionsError,
+        OSError,
+    ),
+)

@@ -391,6 +391,22 @@ def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def read_settings() -> HeraldSettings:
+    """The settings an entry point runs on; a value that does not fit is a
+    ``ConfigurationError`` naming the variable and the problem, never the value (it may be a
+    secret)."""
+    from pydantic import ValidationError
+
+    try:
+        return HeraldSettings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"HERALD_{'__'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors(include_input=False, include_url=False)
+        )
+        raise ConfigurationError(f"settings: {problems}") from None
+
+
 def _plain(value: Any) -> Any:
     """A settings value as JSON holds it, secrets revealed."""
     if isinstance(value, SecretStr):

@@ -25,6 +25,7 @@ def write_private(path: Path, text: str) -> Path:
     """``text`` in a file only its owner can read (it may hold secrets)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when the file was there before
     with os.fdopen(descriptor, "w") as file:
         file.write(text)
     return path
@@ -45,6 +46,7 @@ class WorkerProcess:
         self.args = tuple(args)  # after the kind, e.g. ("--channel", "sms")
         self.log_file = log_file
         self.ready_file = log_file.with_name(f"{log_file.name}.ready")
+        self.settings_file = log_file.with_name(f"{log_file.name}.settings.json")
         self.settings = settings.updated(
             lifecycle={"ready_file": self.ready_file},
             pipeline={"worker_dir": log_file.with_name(f"{log_file.stem}-data")},
@@ -55,13 +57,12 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.ready_file.unlink(missing_ok=True)
-        settings_file = self.log_file.with_name(f"{self.log_file.name}.settings.json")
-        write_private(settings_file, serialized(self.settings))
+        write_private(self.settings_file, serialized(self.settings))
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI
                 self.argv(),
-                env={**os.environ, SETTINGS_FILE: str(settings_file)},
+                env={**os.environ, SETTINGS_FILE: str(self.settings_file)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -93,14 +94,15 @@ class WorkerProcess:
             return log.read().decode(errors="replace")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 30.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        """Signal the child and wait for it; its settings file (secrets) goes with it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.settings_file.unlink(missing_ok=True)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)

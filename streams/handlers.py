@@ -86,9 +86,10 @@ class Handlers:
 
         An outage (Redis, the registry, Kafka) is retried with backoff and then crashes the
         worker, so the event is delivered again after a restart; it is never dead-lettered.
-        Any other error is the event's own: it is dead-lettered and the agent goes on.
-        Reasons and logs name the error's type and place, never its text (which may quote
-        the record's addresses).
+        A ``RecordError`` is the event's own: it is dead-lettered with the error's class and
+        message (Herald's errors never quote a record's values) and the agent goes on. Any
+        other error is a bug met on this event: dead-lettered too, named by its type and place
+        only, never its text (which may quote the record's addresses).
         """
         message = event.message
         for delay in (*RETRY_DELAYS_S, None):

@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import KafkaError
 
 from herald import deadletter
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, CONTACTS, STATUS, USER_NOTIFICATION, TopicCodec
+from herald.errors import Boundary, KafkaOutage
 from herald.models import (
     Channel,
     ChannelMessage,
@@ -28,6 +30,8 @@ from herald.topics import TopicNames
 from streams.batches import BatchProducer, Record
 
 log = logging.getLogger(__name__)
+# Faust's producer (aiokafka) failing to take a record: the broker, not the event.
+FAUST_SENDS = Boundary(KafkaOutage, (KafkaError, OSError))
 
 
 def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
@@ -87,6 +91,7 @@ class Outbox:
             if pending is not None:
                 await self._produce(pending.records)
 
+    @FAUST_SENDS
     async def _emit(self, topic: Any, key: bytes, value: bytes) -> None:
         pending = _PENDING.get()
         if pending is None:
@@ -97,6 +102,7 @@ class Outbox:
             records, pending.records = pending.records, []
             await self._produce(records)
 
+    @FAUST_SENDS
     async def _produce(self, records: list[Record]) -> None:
         for delivery in await self._batches.send(records):
             self._watch(delivery)
@@ -121,6 +127,7 @@ class Outbox:
     async def per_user(self, note: UserNotification) -> None:
         await self._emit(self._per_user, note.user_id.encode(), self.encode_per_user(note))
 
+    @FAUST_SENDS
     async def per_user_raw(self, user_id: str, payload: bytes) -> Any:
         """Returns a future that resolves once the broker confirmed the record."""
         return self._watch(await self._per_user.send(key=user_id.encode(), value=payload))
@@ -129,6 +136,7 @@ class Outbox:
         value = self._channel_codecs[message.channel].encode(message)
         await self._emit(self._channels[message.channel], message.user_id.encode(), value)
 
+    @FAUST_SENDS
     async def contacts(self, contacts: UserContacts) -> bytes:
         """Publish a user's updated contacts; returns them encoded (as the table keeps them)."""
         value = self._contacts_codec.encode(contacts)
@@ -150,6 +158,7 @@ class Outbox:
             self._status, note.notification_id.encode(), self._status_codec.encode(status)
         )
 
+    @FAUST_SENDS
     async def dead_letter(
         self, source: deadletter.Source, reason: str, stage: str, error: str, now: datetime
     ) -> None:

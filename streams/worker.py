@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka.admin import AdminClient
 from faust import Worker
 
-from herald.lifecycle import report_ready
+from herald.lifecycle import readiness
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from streams.app import changelog_topics, create_app
@@ -28,13 +28,13 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 class _Worker(Worker):
     """Faust's worker, reporting readiness as every Herald worker does."""
 
-    def __init__(self, *args: Any, ready_file: Path | None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_ready: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._ready_file = ready_file
+        self._on_ready = on_ready
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
-        report_ready(self._ready_file)
+        self._on_ready()
 
 
 def run_streams(settings: HeraldSettings, loglevel: str = "info") -> None:
@@ -46,12 +46,12 @@ def run_streams(settings: HeraldSettings, loglevel: str = "info") -> None:
     )
     settings.pipeline.worker_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    ready = settings.lifecycle.ready_file
-    worker = _Worker(app, loglevel=loglevel, loop=_event_loop(), ready_file=ready)
-    # Faust's terminal spinner sets the root logger to DEBUG, which makes every aiokafka
-    # debug call build a log record on the hot path (about 11% of a busy worker's time).
-    worker.spinner = None
-    # Faust logs a failed delivery with the whole record (addresses included); Herald's
-    # outbox logs the failure itself, without the record.
-    logging.getLogger("faust.topics").setLevel(logging.CRITICAL)
-    worker.execute_from_commandline()
+    with readiness(settings.lifecycle.ready_file) as announce:
+        worker = _Worker(app, loglevel=loglevel, loop=_event_loop(), on_ready=announce)
+        # Faust's terminal spinner sets the root logger to DEBUG, which makes every aiokafka
+        # debug call build a log record on the hot path (about 11% of a busy worker's time).
+        worker.spinner = None
+        # Faust logs a failed delivery with the whole record (addresses included); Herald's
+        # outbox logs the failure itself, without the record.
+        logging.getLogger("faust.topics").setLevel(logging.CRITICAL)
+        worker.execute_from_commandline()

@@ -31,7 +31,7 @@ from connectors.registry import push_provider_for
 from herald import deadletter
 from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
-from herald.errors import HeraldError, where
+from herald.errors import RecordError, where
 from herald.metrics import CallResult, DeliveryOutcome, SenderMetrics, finished
 from herald.models import Channel, ChannelMessage, State
 from herald.settings import DeliverySettings
@@ -44,7 +44,7 @@ BREAKER_OPEN = "breaker_open"
 Origin = deadletter.Source  # the record a message came in (a channel topic, the retry set)
 
 
-class Undeliverable(HeraldError):
+class Undeliverable(RecordError):
     """A message no provider of this worker can take (wrong channel, no platform)."""
 
 

@@ -193,7 +193,8 @@ class SinkWorker:
                 error,
             )
             source = deadletter.Source.of(message)
-            dead = deadletter.letter(source, str(error), "sink", type(error).__name__, now)
+            reason = f"{type(error).__name__}: {error}"
+            dead = deadletter.letter(source, reason, "sink", type(error).__name__, now)
             self.producer.produce(
                 self.names.dead_letter,
                 key=dead.key,

@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from herald.errors import HeraldError
-from herald.settings import HeraldSettings
+from herald.settings import HeraldSettings, read_settings
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -23,10 +23,12 @@ METRICS_PORT_HELP = (
     "printed). Default: metrics.port (HERALD_METRICS__PORT), unset: not served."
 )
 JSON_HELP = "Print JSON instead of a table."
+# What the `lab` extra installs: the sandboxes' servers, which the demo and benchmarks start.
+LAB_EXTRA = frozenset({"moto", "aiosmtpd", "hypercorn", "starlette"})
 
 
 def settings() -> HeraldSettings:
-    return HeraldSettings()
+    return read_settings()
 
 
 class Failed(HeraldError):
@@ -55,6 +57,10 @@ class HeraldGroup(TyperGroup):
             raise fail(str(error)) from error
         except OSError as error:  # a missing or unreadable file given on the command line
             raise fail(_one_line(error)) from error
+        except ModuleNotFoundError as error:  # the tooling, installed without its extra
+            if (error.name or "").split(".")[0] not in LAB_EXTRA:
+                raise
+            raise fail(f"{error.name} is not installed: pip install 'herald[lab]'") from error
 
 
 def run(app: typer.Typer, argv: list[str] | None = None) -> int:

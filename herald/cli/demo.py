@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import typer
 
 from herald.cli.common import settings
-from herald.cli.sandbox import needs_lab
 
 
 def demo(
@@ -21,11 +20,8 @@ def demo(
     timeout: float = typer.Option(120.0, min=1, help="Seconds to wait for every status."),
 ) -> None:
     """The main job: the stack, a streams worker, demo users and load, and what happened."""
-    try:
-        from lab.demo import DemoConfig, format_summary, run_demo  # Faust and moto: only here
-    except ModuleNotFoundError as error:
-        raise needs_lab(error) from error
     from herald.progress import bar
+    from lab.demo import DemoConfig, format_summary, run_demo  # Faust and moto: only here
 
     config = DemoConfig.from_options(users, prefix, keep, timeout, datetime.now(UTC))
     summary = run_demo(settings(), config, say=typer.echo, progress=bar)

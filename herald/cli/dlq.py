@@ -48,13 +48,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None
     """Every dead letter: offset, where it came from, why, and its size."""
     with _letters() as letters:
         if as_json:
-            echo_json(
-                [
-                    dataclasses.asdict(letter)
-                    | {"key": _text(letter.key), "value": None, "size": len(letter.value or b"")}
-                    for letter in letters
-                ]
-            )
+            echo_json([_as_json(letter) for letter in letters])
             return
         for letter in letters:
             size = len(letter.value or b"")
@@ -66,6 +60,16 @@ def list_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None
 
 def _text(data: bytes | None) -> str | None:
     return None if data is None else data.decode(errors="replace")
+
+
+def _as_json(letter: DeadLetter) -> dict[str, object]:
+    """What a tool needs of a dead letter: its value only as a size (it may hold addresses)."""
+    return dataclasses.asdict(letter) | {
+        "key": _text(letter.key),
+        "value": None,
+        "size": len(letter.value or b""),
+        "headers": [[name, _text(data)] for name, data in letter.headers],
+    }
 
 
 @app.command("replay")

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from herald.cli.common import Failed, settings
+from herald.cli.common import settings
 
 app = typer.Typer(
     help="Run the provider sandboxes: FCM, APNs, SNS, SES, Twilio and SMTP look-alikes.",
     no_args_is_help=True,
 )
-
-LAB_EXTRA = ("moto", "aiosmtpd", "hypercorn", "starlette")
-
-
-def needs_lab(error: ModuleNotFoundError) -> Failed:
-    """What to say when the tooling's dependencies are not installed."""
-    if (error.name or "").split(".")[0] in LAB_EXTRA:
-        return Failed(f"{error.name} is not installed: pip install 'herald[lab]'")
-    raise error
 
 
 @app.command("run")
@@ -33,12 +24,9 @@ def run(
     """Serve every sandbox in the foreground; prints "sandbox ready" once each answers and
     stops on SIGTERM or Ctrl-C. Without --configured it writes the sandbox profile's
     settings, for the workers that are to use it, and says where."""
-    try:
-        from lab.sandboxes.config import DEFAULT_PORTS, on_ports
-        from lab.sandboxes.run import run_sandbox  # moto and the servers load only here
-    except ModuleNotFoundError as error:
-        raise needs_lab(error) from error
     from herald.settings import SETTINGS_FILE, serialized
+    from lab.sandboxes.config import DEFAULT_PORTS, on_ports
+    from lab.sandboxes.run import run_sandbox  # moto and the servers load only here
     from lab.workers import write_private
 
     config = settings()

@@ -31,18 +31,18 @@ def serve(
     import asyncio
     import signal
 
-    from herald.lifecycle import Stop, report_ready, run_rounds
+    from herald.lifecycle import Stop, readiness, run_rounds
 
-    async def main() -> int:
+    async def main(announce: Callable[[], None]) -> int:
         stop = Stop()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with open_worker(stop) as worker:
-            ready = config.lifecycle.ready_file
-            return await run_rounds(worker, stop, on_ready=lambda: report_ready(ready))
+            return await run_rounds(worker, stop, on_ready=announce)
 
-    return asyncio.run(main())
+    with readiness(config.lifecycle.ready_file) as announce:
+        return asyncio.run(main(announce))
 
 
 @app.command("streams")

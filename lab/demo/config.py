@@ -1,4 +1,4 @@
-"""A demo run's configuration, and the settings, paths and worker environment derived from it."""
+"""A demo run's configuration, and the settings and paths derived from it."""
 
 from __future__ import annotations
 

@@ -25,16 +25,36 @@ def modules(package: str) -> Iterator[tuple[str, Path]]:
         yield name.removesuffix(".__init__"), path
 
 
+def _at_import_time(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements that run when the module is imported: not function bodies, not what only a
+    type checker reads (``if TYPE_CHECKING:``)."""
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        yield node
+        if isinstance(node, ast.If):
+            if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+                yield from _at_import_time(node.body)
+            yield from _at_import_time(node.orelse)
+        elif isinstance(node, ast.Try):
+            for part in (node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)):
+                yield from _at_import_time(part)
+        elif isinstance(node, ast.With | ast.ClassDef):
+            yield from _at_import_time(node.body)
+
+
 def imports(path: Path, *, top_level_only: bool = False) -> set[str]:
-    """Modules ``path`` imports; with ``top_level_only``, not those inside functions."""
+    """Modules ``path`` imports; with ``top_level_only``, only those imported with it."""
     tree = ast.parse(path.read_text())
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    nodes = list(_at_import_time(tree.body)) if top_level_only else list(ast.walk(tree))
     found: set[str] = set()
     for node in nodes:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: a relative import; Herald imports absolutely"
+            if node.module:
+                found.add(node.module)
     return found
 
 

@@ -130,7 +130,7 @@ def test_a_provider_without_its_settings_refuses_to_start_naming_them(
         build_senders(settings, channel)
     said = str(refused.value)
     assert f"provider {provider} of {channel}: {setting} is not set" in said
-    assert f"HERALD_DELIVERY__DISABLED='[\"{provider}\"]'" in said
+    assert f'add "{provider}" to HERALD_DELIVERY__DISABLED' in said
     assert "\n" not in said
 
 

@@ -54,3 +54,14 @@ def test_a_mistake_is_one_line_and_exit_code_1(args: tuple[str, ...], said: str)
     assert result.stderr.strip().startswith(said)
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_setting_that_does_not_fit_is_named_and_its_value_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HERALD_DELIVERY__TWILIO__AUTH_TOKN", "hunter2-secret")
+    result = herald("worker", "sink")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: settings: HERALD_DELIVERY__TWILIO__AUTH_TOKN")
+    assert "hunter2" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -61,3 +61,15 @@ def test_ready_is_a_file_written_whole(tmp_path: Path) -> None:
     assert path.read_text().strip().isdigit()
     assert [p.name for p in path.parent.iterdir()] == ["worker.ready"]
     report_ready(None)  # not asked for: nothing happens
+
+
+def test_readiness_is_cleared_before_and_after(tmp_path: Path) -> None:
+    from herald.lifecycle import readiness
+
+    path = tmp_path / "worker.ready"
+    path.write_text("left by an earlier run\n")
+    with readiness(path) as announce:
+        assert not path.exists()  # a stale file must not say ready
+        announce()
+        assert path.exists()
+    assert not path.exists()  # stopped: not ready any more
