@@ -39,7 +39,8 @@ class ReplayRefused(HeraldError):
     """A dead letter names a source outside the pipeline: it is not sent anywhere."""
 
 
-def _pairs(raw: RawHeaders) -> Headers:
+def header_pairs(raw: RawHeaders) -> Headers:
+    """Headers as Kafka clients give them (pairs or a mapping, str or bytes) as (name, bytes)."""
     pairs = raw.items() if isinstance(raw, dict) else raw or []
     return [(name, data.encode() if isinstance(data, str) else data or b"") for name, data in pairs]
 
@@ -66,7 +67,7 @@ class Source:
             offset=message.offset() or 0,
             key=message.key(),
             value=message.value(),
-            headers=tuple(_pairs(message.headers())),
+            headers=tuple(header_pairs(message.headers())),
             timestamp_ms=stamp if kind != TIMESTAMP_NOT_AVAILABLE else None,
         )
 
@@ -142,7 +143,7 @@ class DeadLetter:
         value: bytes | None,
         timestamp_ms: int | None = None,
     ) -> DeadLetter:
-        pairs = _pairs(raw_headers)
+        pairs = header_pairs(raw_headers)
         found = {name: _text(data) for name, data in pairs}
         return cls(
             offset=offset,

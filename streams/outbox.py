@@ -174,14 +174,12 @@ class Outbox:
 def source_of(event: Any) -> deadletter.Source:
     """The record behind a Faust event, for its dead letter."""
     message = event.message
-    headers = message.headers or ()
-    pairs = headers.items() if isinstance(headers, dict) else headers
     return deadletter.Source(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         key=event.key,
         value=event.value,
-        headers=tuple((name, bytes(data or b"")) for name, data in pairs),
+        headers=tuple(deadletter.header_pairs(message.headers)),
         timestamp_ms=None if message.timestamp is None else round(message.timestamp * 1000),
     )
