@@ -2,7 +2,8 @@
 
 The sender and the sink share one lifecycle (herald.lifecycle): opened, rounds until SIGTERM
 or SIGINT (which only this module handles), closed; readiness goes to ``lifecycle.ready_file``.
-The streams worker is Faust's, which handles its own signals and reports ready the same way.
+The streams worker is Faust's, run inside the same rules: this module turns the signals into a
+``Stop``, which the worker watches, and it reports ready the same way.
 """
 
 from __future__ import annotations
@@ -48,9 +49,15 @@ def serve(
 @app.command("streams")
 def streams(loglevel: str = typer.Option("info", help="Faust's log level.")) -> None:
     """Run the stream processors (fan-out, decisions, deferred release) until stopped."""
+    import signal
+
+    from herald.lifecycle import Stop
     from streams.worker import run_streams
 
-    run_streams(settings(), loglevel)
+    stop = Stop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # Faust's loop is its own: a plain handler
+        signal.signal(sig, lambda signum, frame: stop.set())
+    run_streams(settings(), stop, loglevel)
 
 
 @app.command("sender")

@@ -4,6 +4,7 @@ by constraints.txt)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,8 @@ import pytest
 from herald import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
+NOT_SOURCE = (".git", ".venv", ".stack", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
+NOT_SOURCE += (".hypothesis", "bench-results", ".lock-venv")
 
 PROBE = textwrap.dedent(
     """
@@ -50,9 +53,10 @@ def run(argv: list[str], cwd: Path, timeout_s: float = 600) -> subprocess.Comple
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the fresh venv's bin directory, a working directory outside the repository)."""
     home = tmp_path_factory.mktemp("wheel")
-    built = run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(home), str(ROOT)], home
-    )
+    source = home / "source"  # built from a copy: the build leaves nothing in the work tree
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    wheel_of = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(home), str(source)]
+    built = run(wheel_of, home)
     assert built.returncode == 0, built.stderr[-3000:]
     [wheel] = home.glob("herald-*.whl")
     venv = home / "venv"
