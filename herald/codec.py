@@ -137,7 +137,8 @@ class AvroCodec:
         self._parsed.setdefault(schema_id, fastavro.parse_schema(dict(schema)))
         return schema_id
 
-    def _schema(self, schema_id: int) -> Any:
+    def schema(self, schema_id: int) -> Any:
+        """The parsed schema of ``schema_id``, fetched from the registry once."""
         parsed = self._parsed.get(schema_id)
         if parsed is None:
             try:
@@ -158,7 +159,7 @@ class AvroCodec:
     def encode(self, schema_id: int, record: Mapping[str, Any]) -> bytes:
         buffer = io.BytesIO()
         try:
-            fastavro.schemaless_writer(buffer, self._schema(schema_id), record)
+            fastavro.schemaless_writer(buffer, self.schema(schema_id), record)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             # the type of error only: the message would quote the record's values
             raise CodecError(
@@ -170,8 +171,8 @@ class AvroCodec:
         """The record, resolved to the reader schema ``reader_id`` when given (so records
         written with an older version get the newer fields' defaults)."""
         schema_id, body = unframe(data)
-        writer = self._schema(schema_id)
-        reader = None if reader_id in (None, schema_id) else self._schema(reader_id)
+        writer = self.schema(schema_id)
+        reader = None if reader_id in (None, schema_id) else self.schema(reader_id)
         try:
             record = fastavro.schemaless_reader(io.BytesIO(body), writer, reader)
         except (ValueError, TypeError, EOFError, IndexError, UnicodeDecodeError) as exc:

@@ -59,7 +59,7 @@ INVALIDATION = Contract("address_invalidated.avsc", AddressInvalidated.from_reco
 def topic_contracts(names: TopicNames) -> dict[str, Contract[Any]]:
     return {
         names.requests: REQUEST,
-        names.per_user: USER_NOTIFICATION,
+        names.per_user: REQUEST,
         **{names.channel(c): CHANNEL_MESSAGE for c in ("push", "sms", "email")},
         names.status: STATUS,
         names.user_preferences: PREFERENCES,

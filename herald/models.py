@@ -194,6 +194,24 @@ class UserNotification(AvroRecord):
             tenant=r["tenant"],
         )
 
+    def as_request(self) -> NotificationRequest:
+        """The request for this user alone: ``for_user`` of it gives this notification back
+        (its id is derived from the request id and the user id)."""
+        return NotificationRequest(
+            request_id=self.request_id,
+            source=self.source,
+            category=self.category,
+            priority=self.priority,
+            template_id=self.template_id,
+            recipients=[self.user_id],
+            created_at=self.created_at,
+            data=self.data,
+            channels=self.channels,
+            send_at=self.send_at,
+            expires_at=self.expires_at,
+            tenant=self.tenant,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelMessage(AvroRecord):

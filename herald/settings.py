@@ -141,12 +141,13 @@ def _default_limits() -> dict[Channel, int]:
     return {Channel.PUSH: 10, Channel.SMS: 3, Channel.EMAIL: 20}
 
 
-class DecideBatch(_Frozen):
-    """The decide agent takes up to ``size`` per-user events at a time, waiting at most
-    ``within_s`` for a batch to fill, and produces their records a batch at a time."""
+class AgentBatch(_Frozen):
+    """The fan-out and decide agents take up to ``size`` events at a time (requests, or
+    shards of up to ``shard_size`` users), waiting at most ``within_s`` for a batch to fill;
+    a batch ends once the broker confirmed everything it produced."""
 
-    size: int = Field(default=500, ge=1)
-    within_s: float = Field(default=0.01, gt=0)
+    size: int = Field(default=100, ge=1)
+    within_s: float = Field(default=0.02, gt=0)
 
 
 class PipelineSettings(_Frozen):
@@ -171,7 +172,9 @@ class PipelineSettings(_Frozen):
     # A worker that dies is noticed after this long, and its partitions move to the others.
     session_timeout_s: float = 10.0
     producer_linger_ms: int = 10
-    decide_batch: DecideBatch = Field(default_factory=DecideBatch)
+    # Recipients of one request per record on the per-user topic (streams/shards.py).
+    shard_size: int = Field(default=500, ge=1)
+    batch: AgentBatch = Field(default_factory=AgentBatch)
 
 
 def _sandbox_dir() -> Path:

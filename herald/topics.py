@@ -79,7 +79,8 @@ class TopicNames:
 
     @property
     def per_user(self) -> str:
-        return f"{self.prefix}per-user"
+        """Requests split by the partition of their recipients (streams/shards.py)."""
+        return f"{self.prefix}requests-by-user"
 
     @property
     def status(self) -> str:

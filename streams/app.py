@@ -1,6 +1,6 @@
 """The Faust app: built by a factory from settings, agents registered on it, no import-time I/O.
 
-requests --fan_out--> per-user --decide--> channel.push/sms/email  (+ status for each step)
+requests --fan_out--> requests-by-user --decide--> channel.push/sms/email  (+ status for each step)
 user-preferences / user-contacts --> tables co-partitioned with per-user (by user_id)
 address-invalidations --> the dead address out of user-contacts (table and topic)
 deferred (Redis) --timer--> per-user
@@ -9,14 +9,13 @@ deferred (Redis) --timer--> per-user
 from __future__ import annotations
 
 import logging
-import weakref
 from functools import partial
 from typing import Any
 
 import faust
 import redis.asyncio as redis
+from confluent_kafka.admin import AdminClient
 from faust.exceptions import PartitionsMismatch
-from faust.streams import _current_event
 
 from herald.codec import AvroCodec
 from herald.contracts import (
@@ -24,16 +23,17 @@ from herald.contracts import (
     INVALIDATION,
     PREFERENCES,
     REQUEST,
-    USER_NOTIFICATION,
     TopicCodec,
     register_all,
 )
 from herald.deferred import DeferredStore
 from herald.errors import OutageError
 from herald.settings import HeraldSettings
-from herald.topics import TopicNames, TopicSpec
+from herald.topics import TopicNames, TopicSpec, describe
 from streams.handlers import Clock, Codecs, Handlers, utc_now
 from streams.outbox import Outbox, raw_topic
+from streams.producer import StreamProducer
+from streams.tables import StateTable
 from streams.templates import TemplateStore
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,6 @@ def changelog_topics(settings: HeraldSettings) -> list[TopicSpec]:
     ]
 
 
-def make_current(event: Any) -> None:
-    """Make ``event`` this task's current event, the one Faust's tables read to pick a write's
-    changelog partition. ``take_events`` leaves it unset in the agent that reads the batch; the
-    stream's own ``current_event`` is not touched (its buffer filler reads that one)."""
-    _current_event.set(None if event is None else weakref.ref(event))
-
-
 def faust_app(settings: HeraldSettings) -> faust.App:
     brokers = [f"kafka://{b.strip()}" for b in settings.kafka.bootstrap_servers.split(",")]
     return faust.App(
@@ -95,20 +88,22 @@ def faust_app(settings: HeraldSettings) -> faust.App:
 def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App:
     names = TopicNames(settings.kafka.topic_prefix)
     partitions = settings.pipeline.partitions
-    batch = settings.pipeline.decide_batch
+    batch = settings.pipeline.batch
     app = faust_app(settings)
     codec = AvroCodec.from_settings(settings.registry)
     redis_client = redis.Redis.from_url(settings.redis.url.get_secret_value())
+    producer = StreamProducer(settings)
     register_all(codec, names)
+    outbox = Outbox(producer, codec, names, crash=app.crash)
     handlers = Handlers(
         Codecs(
             requests=TopicCodec(codec, names.requests, REQUEST),
-            per_user=TopicCodec(codec, names.per_user, USER_NOTIFICATION),
+            per_user=TopicCodec(codec, names.per_user, REQUEST),
             preferences=TopicCodec(codec, names.user_preferences, PREFERENCES),
             contacts=TopicCodec(codec, names.user_contacts, CONTACTS),
             invalidations=TopicCodec(codec, names.address_invalidations, INVALIDATION),
         ),
-        Outbox(app, codec, names),
+        outbox,
         TemplateStore(
             settings.pipeline.templates_dir, max_sms_segments=settings.pipeline.max_sms_segments
         ),
@@ -118,18 +113,20 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         on_fatal=app.crash,
         # a table whose changelog does not match is the deployment's fault, not the event's
         infrastructure=(OutageError, PartitionsMismatch),
+        partitions=per_user_partitions(settings),
     )
     # Faust picks a table's changelog serializers from its types: bytes -> raw, else JSON.
     preferences = app.Table(
         "user-preferences", partitions=partitions, key_type=str, value_type=bytes
     )
     contacts = app.Table("user-contacts", partitions=partitions, key_type=str, value_type=bytes)
-    states = app.Table("user-state", partitions=partitions, key_type=str)
+    states = app.Table("user-state", partitions=partitions, key_type=str, value_type=bytes)
+    state_table = StateTable(states, outbox)
 
     @app.agent(raw_topic(app, names.requests))
     async def fan_out(stream: Any) -> None:
-        async for event in stream.events():
-            await handlers.guarded(event, partial(handlers.fan_out, event), "fan-out")
+        async for events in stream.take_events(batch.size, within=batch.within_s):
+            await handlers.fan_out_batch(events)
 
     @app.agent(raw_topic(app, names.user_preferences))
     async def track_preferences(stream: Any) -> None:
@@ -155,11 +152,12 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
             await handlers.guarded(
                 event, partial(handlers.invalidate, event, contacts), "invalidation"
             )
+            await outbox.confirmed()  # a dead letter too, before the event is acknowledged
 
     @app.agent(raw_topic(app, names.per_user))
     async def decide(stream: Any) -> None:
         async for events in stream.take_events(batch.size, within=batch.within_s):
-            await handlers.decide_batch(events, make_current, preferences, contacts, states)
+            await handlers.decide_batch(events, preferences.data, contacts.data, state_table)
 
     @app.timer(settings.pipeline.deferred_poll_s)  # type: ignore[untyped-decorator]
     async def release_deferred() -> None:
@@ -169,9 +167,18 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
             log.warning("releasing deferred notifications: %s", type(error).__name__)
 
     async def close_clients(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        producer.close()
         codec.close()
         await redis_client.aclose()
-        log.info("closed the schema registry and Redis clients")
+        log.info("closed the producer, the schema registry and Redis clients")
 
     app.on_before_shutdown.connect(close_clients)
     return app
+
+
+def per_user_partitions(settings: HeraldSettings) -> int:
+    """The per-user topic's partition count as created (shards are placed by it), the
+    setting when the topic is not there yet."""
+    admin = AdminClient(settings.kafka.client_config())
+    found = describe(admin, [TopicNames(settings.kafka.topic_prefix).per_user])
+    return next(iter(found.values()), settings.pipeline.partitions)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -28,10 +28,12 @@ from herald.models import (
 )
 from herald.settings import PipelineSettings
 from herald.validation import validate
+from streams import shards
 from streams import state as user_state
 from streams.decision import Defer, Expire, Outcome, Policy, Send, Suppress, decide
 from streams.invalidation import without_address
 from streams.outbox import Outbox, source_of
+from streams.tables import StateTable
 from streams.templates import TemplateError, TemplateStore
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,6 @@ Clock = Callable[[], datetime]
 Fatal = Callable[[BaseException], Awaitable[None]]
 
 RETRY_DELAYS_S = (0.5, 2.0, 5.0)
-FLUSH_EVERY = 1_000  # records held back at most before they are produced as a batch
 
 
 async def _no_fatal(error: BaseException) -> None:
@@ -53,7 +54,7 @@ def utc_now() -> datetime:
 @dataclasses.dataclass
 class Codecs:
     requests: TopicCodec[NotificationRequest]
-    per_user: TopicCodec[UserNotification]
+    per_user: TopicCodec[NotificationRequest]  # shards of requests (streams/shards.py)
     preferences: TopicCodec[UserPreferences]
     contacts: TopicCodec[UserContacts]
     invalidations: TopicCodec[AddressInvalidated]
@@ -70,6 +71,7 @@ class Handlers:
         clock: Clock = utc_now,
         on_fatal: Fatal = _no_fatal,
         infrastructure: tuple[type[BaseException], ...] = (OutageError,),
+        partitions: int | None = None,
     ) -> None:
         self.codecs = codecs
         self.outbox = outbox
@@ -80,9 +82,18 @@ class Handlers:
         self.clock = clock
         self.on_fatal = on_fatal
         self.infrastructure = infrastructure
+        # of the per-user topic, as created (the pipeline's setting unless told otherwise)
+        self.partitions = partitions or pipeline.partitions
 
-    async def guarded(self, event: Any, work: Callable[[], Awaitable[object]], stage: str) -> None:
-        """Run one event's work.
+    async def guarded(
+        self,
+        event: Any,
+        work: Callable[[], Awaitable[object]],
+        stage: str,
+        source: Callable[[], deadletter.Source] | None = None,
+    ) -> None:
+        """Run one event's work (or one user's part of it: ``source`` then gives the record to
+        dead-letter for that user alone).
 
         An outage (Redis, the registry, Kafka) is retried with backoff and then crashes the
         worker, so the event is delivered again after a restart; it is never dead-lettered.
@@ -110,7 +121,8 @@ class Handlers:
                     raise
                 await asyncio.sleep(delay)
             except RecordError as error:  # the event's own fault: no retry makes it good
-                await self._dead_letter(event, f"{type(error).__name__}: {error}", stage, error)
+                reason = f"{type(error).__name__}: {error}"
+                self._dead_letter(event, source, reason, stage, error)
                 return
             except Exception as error:
                 log.error(
@@ -122,29 +134,45 @@ class Handlers:
                     where(error),
                 )
                 reason = f"unexpected {type(error).__name__} at {where(error)}"
-                await self._dead_letter(event, reason, stage, error)
+                self._dead_letter(event, source, reason, stage, error)
                 return
 
-    async def _dead_letter(self, event: Any, reason: str, stage: str, error: BaseException) -> None:
-        now = self.clock()
-        await self.outbox.dead_letter(
-            source_of(event), reason, f"streams.{stage}", type(error).__name__, now
+    def _dead_letter(
+        self,
+        event: Any,
+        source: Callable[[], deadletter.Source] | None,
+        reason: str,
+        stage: str,
+        error: BaseException,
+    ) -> None:
+        record = source_of(event) if source is None else source()
+        self.outbox.dead_letter(
+            record, reason, f"streams.{stage}", type(error).__name__, self.clock()
         )
 
-    # -- fan-out ---------------------------------------------------------------------------
+    # -- fan-out --------------------------------------------------------------------------
+    async def fan_out_batch(self, events: Sequence[Any]) -> None:
+        """Requests in arrival order, each on its own (its own retries, its own dead letter);
+        the batch ends once the broker has all they emitted."""
+        for event in events:
+            await self.guarded(event, partial(self.fan_out, event), "fan-out")
+        await self.outbox.confirmed()
+
     async def fan_out(self, event: Any) -> int:
-        """One request -> one UserNotification per recipient (or `expired` statuses)."""
+        """One request -> its recipients' shards on the per-user topic (or `expired`
+        statuses); returns the number of recipients."""
         now = self.clock()
         request = self.codecs.requests.decode(event.value)  # a bad one: RecordError
         validate(request, self.pipeline)
-        expired = request.expires_at is not None and request.expires_at <= now
-        async with self.outbox.batched(FLUSH_EVERY):
+        if request.expires_at is not None and request.expires_at <= now:
             for user_id in request.recipients:
                 note = request.for_user(user_id)
-                if expired:
-                    await self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
-                else:
-                    await self.outbox.per_user(note)
+                self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
+        else:
+            for partition, shard in shards.split(
+                request, self.partitions, self.pipeline.shard_size
+            ):
+                self.outbox.shard(partition, shard)
         return len(request.recipients)
 
     # -- profiles --------------------------------------------------------------------------
@@ -172,46 +200,68 @@ class Handlers:
             return
         updated = without_address(current, dead.channel, dead.address)
         if updated is not current:
-            contacts[dead.user_id] = await self.outbox.contacts(updated)
+            contacts[dead.user_id] = self.outbox.contacts(updated)
+            await self.outbox.confirmed()
 
     # -- per-user decision -----------------------------------------------------------------
     async def decide_batch(
         self,
         events: Sequence[Any],
-        make_current: Callable[[Any], None],
-        preferences: MutableMapping[str, bytes],
-        contacts: MutableMapping[str, bytes],
-        states: MutableMapping[str, Any],
+        preferences: Mapping[str, bytes],
+        contacts: Mapping[str, bytes],
+        states: StateTable,
     ) -> None:
-        """Per-user events in arrival order, each decided alone (its own retries, its own dead
-        letter), their records produced a batch at a time. Each event is made the current one
-        before its work: Faust writes a table change to the changelog partition of the current
-        event, so the user's state goes to the user's own partition whatever the batch mixes."""
-        try:
-            async with self.outbox.batched(FLUSH_EVERY):
-                for event in events:
-                    make_current(event)
-                    await self.guarded(
-                        event, partial(self.decide, event, preferences, contacts, states), "decide"
-                    )
-        finally:
-            make_current(None)
+        """Shards in arrival order, each user in them decided alone (their own retries, their
+        own dead letter) against their own preferences, contacts and state; the batch ends once
+        the broker has everything it emitted. A shard holds users of one partition only, the
+        partition its event came from, so each user's state is written to that changelog
+        partition whatever the batch mixes."""
+        for event in events:
+            try:
+                shard = self.codecs.per_user.decode(event.value)
+            except RecordError as error:
+                self._dead_letter(event, None, f"{type(error).__name__}: {error}", "decide", error)
+                continue
+            partition = event.message.partition
+            for user_id in shard.recipients:
+                await self.guarded(
+                    event,
+                    partial(
+                        self.decide,
+                        shard.for_user(user_id),
+                        partition,
+                        preferences,
+                        contacts,
+                        states,
+                    ),
+                    "decide",
+                    partial(self._one_user, event, shard, user_id),
+                )
+        await self.outbox.confirmed()
+
+    def _one_user(self, event: Any, shard: NotificationRequest, user_id: str) -> deadletter.Source:
+        """The part of a shard that failed, as a record of its own: replaying it decides that
+        user again, and no one else."""
+        alone = dataclasses.replace(shard, recipients=[user_id])
+        return dataclasses.replace(
+            source_of(event), key=user_id.encode(), value=self.outbox.encode_shard(alone)
+        )
 
     async def decide(
         self,
-        event: Any,
-        preferences: MutableMapping[str, bytes],
-        contacts: MutableMapping[str, bytes],
-        states: MutableMapping[str, Any],
+        note: UserNotification,
+        partition: int,
+        preferences: Mapping[str, bytes],
+        contacts: Mapping[str, bytes],
+        states: StateTable,
     ) -> None:
         now = self.clock()
-        note = self.codecs.per_user.decode(event.value)
         prefs = self._profile(preferences, note.user_id, self.codecs.preferences)
         reach = self._profile(contacts, note.user_id, self.codecs.contacts)
         try:
             template_channels = self.templates.channels(note.template_id)
         except TemplateError as error:
-            await self.outbox.status(
+            self.outbox.status(
                 note, State.SUPPRESSED, now, reason=Reason.TEMPLATE_ERROR, detail=error.detail
             )
             return
@@ -232,17 +282,21 @@ class Handlers:
             if channel is not None:
                 queued.append(channel)
         if queued:
-            states[note.user_id] = user_state.after_sends(
-                current,
-                note.notification_id,
-                queued,
-                now.timestamp(),
-                self.policy.window_s,
-                self.pipeline.dedupe_ttl_s,
+            states.set(
+                note.user_id,
+                partition,
+                user_state.after_sends(
+                    current,
+                    note.notification_id,
+                    queued,
+                    now.timestamp(),
+                    self.policy.window_s,
+                    self.pipeline.dedupe_ttl_s,
+                ),
             )
 
     @staticmethod
-    def _profile(table: MutableMapping[str, bytes], user_id: str, codec: TopicCodec[Any]) -> Any:
+    def _profile(table: Mapping[str, bytes], user_id: str, codec: TopicCodec[Any]) -> Any:
         raw = table.get(user_id)
         return None if raw is None else codec.decode_cached(raw)
 
@@ -251,16 +305,16 @@ class Handlers:
     ) -> Channel | None:
         """Emit what one outcome means; the channel when messages were queued on it."""
         if isinstance(outcome, Send):
-            return outcome.channel if await self._send(note, outcome, prefs, now) else None
+            return outcome.channel if self._send(note, outcome, prefs, now) else None
         if isinstance(outcome, Suppress):
-            await self.outbox.status(
+            self.outbox.status(
                 note, State.SUPPRESSED, now, channel=outcome.channel, reason=outcome.reason
             )
         elif isinstance(outcome, Defer):
             later = dataclasses.replace(note, channels=outcome.channels)
-            await self.deferred.add(outcome.until, self.outbox.encode_per_user(later))
+            await self.deferred.add(outcome.until, self.outbox.encode_shard(later.as_request()))
             for channel in outcome.channels:
-                await self.outbox.status(
+                self.outbox.status(
                     note,
                     State.DEFERRED,
                     now,
@@ -269,17 +323,17 @@ class Handlers:
                     detail=f"until {outcome.until.isoformat()}",
                 )
         elif isinstance(outcome, Expire):
-            await self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
+            self.outbox.status(note, State.EXPIRED, now, reason=Reason.EXPIRED)
         return None
 
-    async def _send(
+    def _send(
         self, note: UserNotification, send: Send, prefs: UserPreferences | None, now: datetime
     ) -> bool:
         locale = prefs.locale if prefs else None
         try:
             rendered = self.templates.render(note.template_id, send.channel, locale, note.data)
         except TemplateError as error:
-            await self.outbox.status(
+            self.outbox.status(
                 note,
                 State.SUPPRESSED,
                 now,
@@ -289,7 +343,7 @@ class Handlers:
             )
             return False
         for address in send.addresses:
-            await self.outbox.message(
+            self.outbox.message(
                 ChannelMessage(
                     notification_id=note.notification_id,
                     request_id=note.request_id,
@@ -306,26 +360,27 @@ class Handlers:
                     tenant=note.tenant,
                 )
             )
-        await self.outbox.status(note, State.QUEUED, now, channel=send.channel)
+        self.outbox.status(note, State.QUEUED, now, channel=send.channel)
         return True
 
     # -- deferred --------------------------------------------------------------------------
     async def release_due(self) -> int:
-        """Re-publish deferred notifications that are due; returns how many."""
+        """Re-publish deferred notifications that are due (each a shard of one user);
+        returns how many."""
         now = self.clock()
         await self.deferred.requeue_stale(now)
         due = await self.deferred.claim_due(now)
-        deliveries = []
         for payload in due:
             try:
-                note = self.codecs.per_user.decode(payload)
+                alone = self.codecs.per_user.decode(payload)
             except CodecError as error:
                 source = deadletter.Source.unplaced(self.deferred.key, None, payload)
                 reason = f"CodecError: {error}"
-                await self.outbox.dead_letter(source, reason, "streams.release", "CodecError", now)
+                self.outbox.dead_letter(source, reason, "streams.release", "CodecError", now)
                 continue
-            deliveries.append(await self.outbox.per_user_raw(note.user_id, payload))
-        for delivery in deliveries:  # removed from Redis only once the broker has them
-            await delivery
+            user_id = alone.recipients[0]
+            partition = shards.partition_for(user_id.encode(), self.partitions)
+            self.outbox.shard_raw(partition, user_id, payload)
+        await self.outbox.confirmed()  # removed from Redis only once the broker has them
         await self.deferred.done(due)
         return len(due)

@@ -1,37 +1,34 @@
-"""Everything the stream processors emit, encoded in the Confluent wire format."""
+"""Everything the stream processors emit, encoded in the Confluent wire format and produced
+through librdkafka (streams/producer.py); a batch of events ends with ``confirmed()``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import faust
-from aiokafka.errors import KafkaError
 
 from herald import deadletter
 from herald.codec import AvroCodec
-from herald.contracts import CHANNEL_MESSAGE, CONTACTS, STATUS, USER_NOTIFICATION, TopicCodec
-from herald.errors import Boundary, KafkaOutage
+from herald.contracts import CHANNEL_MESSAGE, CONTACTS, REQUEST, STATUS, TopicCodec
+from herald.errors import KafkaOutage
 from herald.models import (
     Channel,
     ChannelMessage,
     DeliveryStatus,
+    NotificationRequest,
     State,
+    StatusSubject,
     UserContacts,
-    UserNotification,
 )
 from herald.topics import TopicNames
-from streams.batches import BatchProducer, Record
+from streams.producer import StreamProducer
 
 log = logging.getLogger(__name__)
-# Faust's producer (aiokafka) failing to take a record: the broker, not the event.
-FAUST_SENDS = Boundary(KafkaOutage, (KafkaError, OSError))
+Crash = Callable[[BaseException], Awaitable[None]]
 
 
 def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
@@ -45,107 +42,59 @@ def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
     )
 
 
-def aiokafka_producer(app: faust.App) -> Any:
-    """The aiokafka producer under Faust's (Faust has no public accessor for it)."""
-    return cast(Any, app.producer)._ensure_producer()
-
-
-@dataclass
-class _Pending:
-    flush_every: int
-    records: list[Record] = field(default_factory=list)
-
-
-# Per task: the fan-out and the decide agents share one Outbox and batch independently.
-_PENDING: ContextVar[_Pending | None] = ContextVar("herald_outbox_pending", default=None)
-
-
 class Outbox:
-    def __init__(self, app: faust.App, codec: AvroCodec, names: TopicNames) -> None:
-        self._app = app
-        self._crash: asyncio.Future[None] | None = None
-        self._per_user = raw_topic(app, names.per_user)
-        self._status = raw_topic(app, names.status)
-        self._dead = raw_topic(app, names.dead_letter)
-        self._contacts = raw_topic(app, names.user_contacts)
-        self._contacts_codec = TopicCodec(codec, names.user_contacts, CONTACTS)
-        self._channels = {c: raw_topic(app, names.channel(c.value)) for c in Channel}
-        self._per_user_codec = TopicCodec(codec, names.per_user, USER_NOTIFICATION)
-        self._status_codec = TopicCodec(codec, names.status, STATUS)
-        self._channel_codecs = {
+    def __init__(
+        self, producer: StreamProducer, codec: AvroCodec, names: TopicNames, crash: Crash
+    ) -> None:
+        self._producer = producer
+        self._crash = crash
+        self._crashing: asyncio.Future[None] | None = None
+        self._names = names
+        self._contacts = TopicCodec(codec, names.user_contacts, CONTACTS)
+        self._by_user = TopicCodec(codec, names.per_user, REQUEST)
+        self._status = TopicCodec(codec, names.status, STATUS)
+        self._channels = {
             c: TopicCodec(codec, names.channel(c.value), CHANNEL_MESSAGE) for c in Channel
         }
-        self._batches = BatchProducer(lambda: aiokafka_producer(app))
 
-    @asynccontextmanager
-    async def batched(self, flush_every: int) -> AsyncIterator[None]:
-        """Messages, statuses and per-user records emitted by this task inside the block are
-        produced a batch at a time (at most ``flush_every`` held back), all of them before the
-        block ends. Dead letters and re-released deferrals still go one by one."""
-        token = _PENDING.set(_Pending(flush_every))
+    async def confirmed(self) -> None:
+        """Every record emitted so far is on the broker. When one could not be delivered the
+        worker crashes: the events behind it are not committed, and come again after a
+        restart. Only the error's name is logged (records hold addresses)."""
         try:
-            yield
-        finally:  # also on the way out of a crash: what was decided before it still goes out
-            pending = _PENDING.get()
-            _PENDING.reset(token)
-            if pending is not None:
-                await self._produce(pending.records)
+            await self._producer.confirmed()
+        except KafkaOutage as error:
+            log.error("%s", error)
+            self._crashing = asyncio.ensure_future(self._crash(error))
+            raise
 
-    @FAUST_SENDS
-    async def _emit(self, topic: Any, key: bytes, value: bytes) -> None:
-        pending = _PENDING.get()
-        if pending is None:
-            self._watch(await topic.send(key=key, value=value))
-            return
-        pending.records.append((topic.get_topic_name(), key, value))
-        if len(pending.records) >= pending.flush_every:
-            records, pending.records = pending.records, []
-            await self._produce(records)
+    def encode_shard(self, shard: NotificationRequest) -> bytes:
+        return self._by_user.encode(shard)
 
-    @FAUST_SENDS
-    async def _produce(self, records: list[Record]) -> None:
-        for delivery in await self._batches.send(records):
-            self._watch(delivery)
+    def shard(self, partition: int, shard: NotificationRequest) -> None:
+        """A request for the recipients of one per-user partition, keyed by the first of them
+        (so a replayed dead letter goes back to the same partition)."""
+        self.shard_raw(partition, shard.recipients[0], self.encode_shard(shard))
 
-    def _watch(self, delivery: Any) -> Any:
-        """A failed delivery crashes the worker: its offsets are not committed past it, so the
-        events are processed again after a restart. Only the topic is logged (the record
-        holds addresses); Faust's own log line for it is silenced by the worker command."""
-        delivery.add_done_callback(self._delivered)
-        return delivery
+    def shard_raw(self, partition: int, first_user: str, payload: bytes) -> None:
+        self._producer.produce(self._names.per_user, first_user.encode(), payload, partition)
 
-    def _delivered(self, delivery: Any) -> None:
-        if delivery.cancelled() or delivery.exception() is None:
-            return
-        error = delivery.exception()
-        log.error("a record could not be delivered: %s", type(error).__name__)
-        self._crash = asyncio.ensure_future(self._app.crash(error))
+    def message(self, message: ChannelMessage) -> None:
+        codec = self._channels[message.channel]
+        self._producer.produce(codec.topic, message.user_id.encode(), codec.encode(message))
 
-    def encode_per_user(self, note: UserNotification) -> bytes:
-        return self._per_user_codec.encode(note)
-
-    async def per_user(self, note: UserNotification) -> None:
-        await self._emit(self._per_user, note.user_id.encode(), self.encode_per_user(note))
-
-    @FAUST_SENDS
-    async def per_user_raw(self, user_id: str, payload: bytes) -> Any:
-        """Returns a future that resolves once the broker confirmed the record."""
-        return self._watch(await self._per_user.send(key=user_id.encode(), value=payload))
-
-    async def message(self, message: ChannelMessage) -> None:
-        value = self._channel_codecs[message.channel].encode(message)
-        await self._emit(self._channels[message.channel], message.user_id.encode(), value)
-
-    @FAUST_SENDS
-    async def contacts(self, contacts: UserContacts) -> bytes:
+    def contacts(self, contacts: UserContacts) -> bytes:
         """Publish a user's updated contacts; returns them encoded (as the table keeps them)."""
-        value = self._contacts_codec.encode(contacts)
-        self._watch(await self._contacts.send(key=contacts.user_id.encode(), value=value))
+        value = self._contacts.encode(contacts)
+        self._producer.produce(self._contacts.topic, contacts.user_id.encode(), value)
         return value
 
-    async def status(
+    def changelog(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        self._producer.produce(topic, key, value, partition)
+
+    def status(
         self,
-        note: UserNotification,
+        subject: StatusSubject,
         state: State,
         now: datetime,
         *,
@@ -153,21 +102,19 @@ class Outbox:
         reason: str | None = None,
         detail: str | None = None,
     ) -> None:
-        status = DeliveryStatus.of(note, state, now, channel=channel, reason=reason, detail=detail)
-        await self._emit(
-            self._status, note.notification_id.encode(), self._status_codec.encode(status)
+        status = DeliveryStatus.of(
+            subject, state, now, channel=channel, reason=reason, detail=detail
+        )
+        self._producer.produce(
+            self._status.topic, subject.notification_id.encode(), self._status.encode(status)
         )
 
-    @FAUST_SENDS
-    async def dead_letter(
+    def dead_letter(
         self, source: deadletter.Source, reason: str, stage: str, error: str, now: datetime
     ) -> None:
         dead = deadletter.letter(source, reason, stage, error, now)
-        stamp = None if dead.timestamp_ms is None else dead.timestamp_ms / 1000
-        self._watch(
-            await self._dead.send(
-                key=dead.key, value=dead.value, headers=dead.headers, timestamp=stamp
-            )
+        self._producer.produce_with_headers(
+            self._names.dead_letter, dead.key, dead.value, dead.headers, dead.timestamp_ms
         )
 
 

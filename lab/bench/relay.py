@@ -1,34 +1,63 @@
 """The bare relay the pipeline is measured against: plain confluent-kafka, one process, the
-same hops (requests -> per-user -> channel.push) and the same Avro, but no decisions.
+same hops (requests -> one record per user -> channel.push) and the same Avro, but no
+decisions, no state and no guarantees beyond librdkafka's. Written as a ceiling: records are
+consumed and produced in batches, and fastavro reuses the parsed schemas on plain dicts.
 
 Run as ``python -m lab.bench.relay``; settings come from the environment like any worker.
 """
 
 from __future__ import annotations
 
+import io
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer
+import fastavro
+from confluent_kafka import Consumer, Producer
 
-from herald.codec import AvroCodec
+from herald.codec import AvroCodec, frame, unframe
 from herald.contracts import CHANNEL_MESSAGE, REQUEST, USER_NOTIFICATION, TopicCodec
 from herald.lifecycle import report_ready
-from herald.models import Channel, ChannelMessage
+from herald.models import notification_id
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames
 
 
+def relay_per_user_topic(names: TopicNames) -> str:
+    """The relay's own middle hop: one UserNotification record per recipient."""
+    return f"{names.prefix}relay-per-user"
+
+
+class _Schema:
+    def __init__(self, codec: AvroCodec, topic_codec: TopicCodec[Any]) -> None:
+        self.id = topic_codec.schema_id
+        self.parsed = codec.schema(self.id)
+
+    def read(self, data: bytes) -> Any:
+        _, body = unframe(data)
+        return fastavro.schemaless_reader(io.BytesIO(body), self.parsed, None)
+
+    def write(self, record: dict[str, Any]) -> bytes:
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, self.parsed, record)
+        return frame(self.id, buffer.getvalue())
+
+
 class Relay:
     def __init__(self, settings: HeraldSettings, codec: AvroCodec) -> None:
         names = TopicNames(settings.kafka.topic_prefix)
-        self.names = names
-        self.requests = TopicCodec(codec, names.requests, REQUEST)
-        self.per_user = TopicCodec(codec, names.per_user, USER_NOTIFICATION)
-        self.push = TopicCodec(codec, names.channel("push"), CHANNEL_MESSAGE)
-        self.producer = Producer(producer_config(settings, **{"linger.ms": 20}))
+        self.requests_topic = names.requests
+        self.per_user_topic = relay_per_user_topic(names)
+        self.push_topic = names.channel("push")
+        self.requests = _Schema(codec, TopicCodec(codec, names.requests, REQUEST))
+        self.per_user = _Schema(codec, TopicCodec(codec, self.per_user_topic, USER_NOTIFICATION))
+        self.push = _Schema(codec, TopicCodec(codec, self.push_topic, CHANNEL_MESSAGE))
+        self.producer = Producer(
+            producer_config(settings, **{"linger.ms": 20, "batch.size": 1024 * 1024})
+        )
         self.consumer = Consumer(
             settings.kafka.client_config(
                 **{
@@ -37,29 +66,38 @@ class Relay:
                 }
             )
         )
-        self.consumer.subscribe([names.requests, names.per_user])
+        self.consumer.subscribe([names.requests, self.per_user_topic])
 
-    def handle(self, message: Message) -> None:
-        if message.topic() == self.names.requests:
-            request = self.requests.decode(message.value())
-            for user_id in request.recipients:
-                note = request.for_user(user_id)
-                self._produce(self.names.per_user, user_id, self.per_user.encode(note))
-        else:
-            note = self.per_user.decode(message.value())
-            channel_message = ChannelMessage(
-                notification_id=note.notification_id,
-                request_id=note.request_id,
-                user_id=note.user_id,
-                channel=Channel.PUSH,
-                address="token",
-                body=note.template_id,
-                category=note.category,
-                priority=note.priority,
-            )
-            self._produce(
-                self.names.channel("push"), note.user_id, self.push.encode(channel_message)
-            )
+    def fan_out(self, value: bytes) -> None:
+        request = self.requests.read(value)
+        recipients = request.pop("recipients")
+        for user_id in recipients:
+            note = {
+                **request,
+                "notification_id": notification_id(request["request_id"], user_id),
+                "user_id": user_id,
+            }
+            self._produce(self.per_user_topic, user_id, self.per_user.write(note))
+
+    def relay(self, value: bytes) -> None:
+        note = self.per_user.read(value)
+        message = {
+            "notification_id": note["notification_id"],
+            "request_id": note["request_id"],
+            "user_id": note["user_id"],
+            "channel": "push",
+            "address": "token",
+            "platform": None,
+            "title": None,
+            "body": note["template_id"],
+            "html": None,
+            "category": note["category"],
+            "priority": note["priority"],
+            "attempt": 0,
+            "deadline": None,
+            "tenant": None,
+        }
+        self._produce(self.push_topic, note["user_id"], self.push.write(message))
 
     def _produce(self, topic: str, key: str, value: bytes) -> None:
         while True:
@@ -72,9 +110,14 @@ class Relay:
     def run(self, stop: list[bool], ready_file: Path | None) -> None:
         report_ready(ready_file)
         while not stop:
-            for message in self.consumer.consume(1000, 0.2):
-                if message.error() is None:
-                    self.handle(message)
+            for message in self.consumer.consume(10_000, 0.1):
+                value = message.value()
+                if message.error() is not None or value is None:
+                    continue
+                if message.topic() == self.requests_topic:
+                    self.fan_out(value)
+                else:
+                    self.relay(value)
             self.producer.poll(0)
         self.producer.flush(30)
         self.consumer.close()

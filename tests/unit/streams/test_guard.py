@@ -39,7 +39,7 @@ class RecordingOutbox:
         self.sources: list[deadletter.Source] = []
         self.stages: list[tuple[str, str]] = []
 
-    async def dead_letter(
+    def dead_letter(
         self, source: deadletter.Source, reason: str, stage: str, error: str, now: datetime
     ) -> None:
         self.letters.append(reason)

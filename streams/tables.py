@@ -1,0 +1,33 @@
+"""The user-state table, written through Herald's producer.
+
+Faust writes a changelog record for each key set through its own producer (``Topic.send``,
+tens of microseconds of Python a record). Herald keeps the table Faust's, so Faust still
+recovers it from its changelog at start-up and on rebalances, but writes the local entry and
+its changelog record itself: the record is Faust's own format (the key JSON-encoded, as Faust
+encodes a ``str`` key; the value raw bytes, JSON text of the state), on the partition of the
+event that decided it, which is the user's own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from streams.outbox import Outbox
+from streams.state import State
+
+
+class StateTable:
+    def __init__(self, table: Any, outbox: Outbox) -> None:
+        self._table = table  # a faust Table of str keys and bytes values
+        self._outbox = outbox
+        self._topic = table.changelog_topic.get_topic_name()
+
+    def get(self, user_id: str) -> State | None:
+        raw = self._table.data.get(user_id)
+        return None if raw is None else dict(json.loads(raw))
+
+    def set(self, user_id: str, partition: int, state: State) -> None:
+        raw = json.dumps(state, separators=(",", ":")).encode()
+        self._table.data[user_id] = raw
+        self._outbox.changelog(self._topic, partition, json.dumps(user_id).encode(), raw)
