@@ -13,7 +13,8 @@ import faust
 
 from herald import deadletter
 from herald.codec import AvroCodec
-from herald.contracts import CHANNEL_MESSAGE, CONTACTS, REQUEST, STATUS, TopicCodec
+from herald.contracts import CHANNEL_MESSAGE, CONTACTS, REQUEST, STATUS, Contract, TopicCodec
+from herald.encoders import RepeatingEncoder
 from herald.errors import KafkaOutage
 from herald.models import (
     Channel,
@@ -42,6 +43,18 @@ def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
     )
 
 
+# What differs from one recipient of a request to the next; the rest is encoded once.
+MESSAGE_VARIES = ("notification_id", "user_id", "address", "platform")
+STATUS_VARIES = ("notification_id", "user_id", "occurred_at")
+
+
+def _repeating(
+    codec: AvroCodec, topic: str, contract: Contract[Any], varying: tuple[str, ...]
+) -> RepeatingEncoder:
+    schema_id = TopicCodec(codec, topic, contract).schema_id  # registered, if it was not
+    return RepeatingEncoder(schema_id, codec.schema(schema_id), varying)
+
+
 class Outbox:
     def __init__(
         self, producer: StreamProducer, codec: AvroCodec, names: TopicNames, crash: Crash
@@ -52,9 +65,14 @@ class Outbox:
         self._names = names
         self._contacts = TopicCodec(codec, names.user_contacts, CONTACTS)
         self._by_user = TopicCodec(codec, names.per_user, REQUEST)
-        self._status = TopicCodec(codec, names.status, STATUS)
+        self._status_topic = names.status
+        self._status = _repeating(codec, names.status, STATUS, STATUS_VARIES)
         self._channels = {
-            c: TopicCodec(codec, names.channel(c.value), CHANNEL_MESSAGE) for c in Channel
+            c: (
+                names.channel(c.value),
+                _repeating(codec, names.channel(c.value), CHANNEL_MESSAGE, MESSAGE_VARIES),
+            )
+            for c in Channel
         }
 
     async def confirmed(self) -> None:
@@ -80,8 +98,8 @@ class Outbox:
         self._producer.produce(self._names.per_user, first_user.encode(), payload, partition)
 
     def message(self, message: ChannelMessage) -> None:
-        codec = self._channels[message.channel]
-        self._producer.produce(codec.topic, message.user_id.encode(), codec.encode(message))
+        topic, encoder = self._channels[message.channel]
+        self._producer.produce(topic, message.user_id.encode(), encoder.encode(message))
 
     def contacts(self, contacts: UserContacts) -> bytes:
         """Publish a user's updated contacts; returns them encoded (as the table keeps them)."""
@@ -106,7 +124,7 @@ class Outbox:
             subject, state, now, channel=channel, reason=reason, detail=detail
         )
         self._producer.produce(
-            self._status.topic, subject.notification_id.encode(), self._status.encode(status)
+            self._status_topic, subject.notification_id.encode(), self._status.encode(status)
         )
 
     def dead_letter(

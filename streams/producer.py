@@ -33,6 +33,8 @@ class StreamProducer:
                 "linger.ms": settings.pipeline.producer_linger_ms,
                 "batch.size": 1024 * 1024,
                 "queue.buffering.max.messages": 500_000,
+                # a Python callback per record costs more than producing it: failures only
+                "delivery.report.only.error": True,
                 **overrides,
             },
         )

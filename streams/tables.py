@@ -4,7 +4,7 @@ Faust writes a changelog record for each key set through its own producer (``Top
 tens of microseconds of Python a record). Herald keeps the table Faust's, so Faust still
 recovers it from its changelog at start-up and on rebalances, but writes the local entry and
 its changelog record itself: the record is Faust's own format (the key JSON-encoded, as Faust
-encodes a ``str`` key; the value raw bytes, JSON text of the state), on the partition of the
+encodes a ``str`` key; the value raw bytes, the state as JSON text by orjson), on the partition of the
 event that decided it, which is the user's own.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 from typing import Any
+
+import orjson
 
 from streams.outbox import Outbox
 from streams.state import State
@@ -25,9 +27,11 @@ class StateTable:
 
     def get(self, user_id: str) -> State | None:
         raw = self._table.data.get(user_id)
-        return None if raw is None else dict(json.loads(raw))
+        return None if raw is None else dict(orjson.loads(raw))
 
     def set(self, user_id: str, partition: int, state: State) -> None:
-        raw = json.dumps(state, separators=(",", ":")).encode()
+        raw = orjson.dumps(state)
         self._table.data[user_id] = raw
+        # the key exactly as Faust's JSON codec writes it (ASCII, escaped): compaction and
+        # recovery match keys by their bytes
         self._outbox.changelog(self._topic, partition, json.dumps(user_id).encode(), raw)

@@ -26,6 +26,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,6 +40,7 @@ from herald.models import Channel
 from streams.sms import sms_segments
 
 PUSH_MAX_BYTES: Final = 4096
+RENDERED_KEPT: Final = 4096  # distinct (template, channel, locale, data) renderings
 
 # A template id names a file: no separators, no dots, so no way out of the directory.
 _TEMPLATE_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -143,6 +145,9 @@ class TemplateStore:
         self._html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
         self._sources: dict[str, _Source] = {}
         self._compiled: dict[tuple[str, str, Channel], dict[str, jinja2.Template]] = {}
+        # A campaign renders the same data for each of its recipients: rendered once.
+        # (Rendering is pure: a sandbox with no globals that change.) Failures are not kept.
+        self._rendered = lru_cache(maxsize=RENDERED_KEPT)(self._render)
 
     def channels(self, template_id: str) -> tuple[Channel, ...]:
         """The channels the template sends on when a request names none."""
@@ -152,7 +157,16 @@ class TemplateStore:
         self, template_id: str, channel: Channel, locale: str | None, data: Mapping[str, str]
     ) -> Rendered:
         """The ``channel`` message of ``template_id`` in the best variant for ``locale``."""
-        channel = Channel(channel)  # a plain "push" works too
+        return self._rendered(template_id, Channel(channel), locale, tuple(data.items()))
+
+    def _render(
+        self,
+        template_id: str,
+        channel: Channel,
+        locale: str | None,
+        items: tuple[tuple[str, str], ...],
+    ) -> Rendered:
+        data = dict(items)
         source = self._source(template_id)
         chosen = _choose_locale(source, channel, locale)
         where = _Where(template_id, channel, chosen)

@@ -10,7 +10,7 @@ from herald.settings import HeraldSettings
 from lab.workers import WorkerProcess
 from tests.integration.pipeline import request, running_pipeline
 
-RECIPIENTS = 5_000
+RECIPIENTS = 40_000  # several seconds of work, so the kill lands part-way
 
 
 def test_a_killed_worker_resumes_and_every_recipient_gets_a_status(
