@@ -223,6 +223,7 @@ class Handlers:
                 self._dead_letter(event, None, f"{type(error).__name__}: {error}", "decide", error)
                 continue
             partition = event.message.partition
+            now = self.clock()  # the shard's users are decided at one instant
             for user_id in shard.recipients:
                 await self.guarded(
                     event,
@@ -230,6 +231,7 @@ class Handlers:
                         self.decide,
                         shard.for_user(user_id),
                         partition,
+                        now,
                         preferences,
                         contacts,
                         states,
@@ -251,11 +253,11 @@ class Handlers:
         self,
         note: UserNotification,
         partition: int,
+        now: datetime,
         preferences: Mapping[str, bytes],
         contacts: Mapping[str, bytes],
         states: StateTable,
     ) -> None:
-        now = self.clock()
         prefs = self._profile(preferences, note.user_id, self.codecs.preferences)
         reach = self._profile(contacts, note.user_id, self.codecs.contacts)
         try:

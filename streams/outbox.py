@@ -43,9 +43,10 @@ def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
     )
 
 
-# What differs from one recipient of a request to the next; the rest is encoded once.
+# What differs from one recipient of a request to the next; the rest is encoded once (a
+# shard's users are decided at one instant, so their statuses share the time).
 MESSAGE_VARIES = ("notification_id", "user_id", "address", "platform")
-STATUS_VARIES = ("notification_id", "user_id", "occurred_at")
+STATUS_VARIES = ("notification_id", "user_id")
 
 
 def _repeating(

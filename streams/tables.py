@@ -3,9 +3,9 @@
 Faust writes a changelog record for each key set through its own producer (``Topic.send``,
 tens of microseconds of Python a record). Herald keeps the table Faust's, so Faust still
 recovers it from its changelog at start-up and on rebalances, but writes the local entry and
-its changelog record itself: the record is Faust's own format (the key JSON-encoded, as Faust
-encodes a ``str`` key; the value raw bytes, the state as JSON text by orjson), on the partition of the
-event that decided it, which is the user's own.
+its changelog record itself, in Faust's own format (the key JSON-encoded as Faust encodes a
+``str`` key; the value raw bytes: the state as JSON, by orjson), on the partition of the event
+that decided it, which is the user's own.
 """
 
 from __future__ import annotations

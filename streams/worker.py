@@ -10,7 +10,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 from faust import Worker
 
-from herald.lifecycle import Stop, readiness
+from herald.lifecycle import Stop, readiness, settle_memory
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from streams.app import changelog_topics, create_app
@@ -36,6 +36,7 @@ class _Worker(Worker):
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
+        settle_memory()
         self._on_ready()
 
     def install_signal_handlers(self) -> None:

@@ -100,9 +100,7 @@ def test_statuses_encode_as_fastavro_does_to_the_millisecond() -> None:
     for _ in range(500):
         status = _status(rng)
         assert encoder.encode(status) == _fastavro(parsed, status)
-        decoded = fastavro.schemaless_reader(
-            io.BytesIO(encoder.encode(status)[5:]), parsed, None
-        )
+        decoded = fastavro.schemaless_reader(io.BytesIO(encoder.encode(status)[5:]), parsed, None)
         assert decoded["occurred_at"] == status.occurred_at.replace(
             microsecond=status.occurred_at.microsecond // 1000 * 1000
         )
