@@ -105,3 +105,43 @@ def delivery(
         f"p50 {half.get('p50_ms')} ms, p99 {half.get('p99_ms')} ms; sink drain "
         f"{drained['rows_per_s']} rows/s; figures in {out}"
     )
+
+
+@app.command("campaign")
+def campaign(
+    recipients: int = typer.Option(1_000_000, min=1, help="Users the one request names."),
+    out: Path = typer.Option(Path("bench-results/campaign.json"), help="Where figures go."),
+    limit_s: float = typer.Option(3600, min=1, help="Give up after this long."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's topics, keys and keyspace."),
+) -> None:
+    """One request to N push recipients, from publication until every `sent` row is in
+    Cassandra: the total time, each stage's rate, each process's CPU and peak memory, and a
+    full count of the `sent` rows."""
+    from herald.progress import bar
+    from lab.bench.campaign import run
+
+    config = settings()
+    results = run(
+        config,
+        recipients,
+        out,
+        config.stack.home / "bench",
+        typer.echo,
+        limit_s=limit_s,
+        keep=keep,
+        progress=bar,
+    )
+    count = results["count"]
+    typer.echo(
+        f"campaign: {count['recipients_sent']} of {recipients} recipients sent in "
+        f"{results['total_s']}s ({count['missing']} missing); figures in {out}"
+    )
+    for stage, figures in results["stages"].items():
+        typer.echo(
+            f"  {stage:<14} {figures['sustained_per_s']}/s, done at {figures['finished_at_s']}s"
+        )
+    for name, figures in results["processes"].items():
+        typer.echo(
+            f"  {name:<18} cpu {figures['cpu_s']}s ({figures['cpu_us_per_item']} us/item), "
+            f"peak rss {figures['peak_rss_mb']} MB"
+        )

@@ -32,15 +32,19 @@ def serve(
     import asyncio
     import signal
 
-    from herald.lifecycle import Stop, readiness, run_rounds
+    from herald.lifecycle import Stop, readiness, run_rounds, settle_memory
 
     async def main(announce: Callable[[], None]) -> int:
+        def ready() -> None:
+            settle_memory()
+            announce()
+
         stop = Stop()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with open_worker(stop) as worker:
-            return await run_rounds(worker, stop, on_ready=announce)
+            return await run_rounds(worker, stop, on_ready=ready)
 
     with readiness(config.lifecycle.ready_file) as announce:
         return asyncio.run(main(announce))
