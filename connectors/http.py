@@ -8,12 +8,16 @@ dropped connection) means it may have taken effect (unknown outcome).
 from __future__ import annotations
 
 import json
+import logging
+import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from connectors.base import (
     DeliveryError,
@@ -24,6 +28,43 @@ from connectors.base import (
 
 # The request surely did not reach the provider.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class _Http1Transport(AiohttpTransport):
+    """httpx's API on aiohttp's HTTP/1.1 connection pool. httpx's own pool scans every
+    connection for each request (encode/httpx#3215): with 64 in flight that was most of a
+    sender's CPU. httpx-aiohttp maps any dropped connection to ``ConnectTimeout``; a
+    connection lost after it was made may have carried the request, so it is re-raised as
+    ``RemoteProtocolError`` (an unknown outcome), never as a request that was not sent."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            cause = exc.__cause__
+            never_connected = (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError)
+            if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(
+                cause, never_connected
+            ):
+                raise httpx.RemoteProtocolError(type(cause).__name__, request=request) from cause
+            raise
+
+
+def quiet_request_logs() -> None:
+    """httpx logs each request's URL at INFO; an APNs URL holds the device token."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def http1_client(
+    timeout_s: float, pool: int, verify: ssl.SSLContext | bool = True
+) -> httpx.AsyncClient:
+    """An HTTP/1.1 client of at most ``pool`` connections (FCM, Twilio)."""
+    quiet_request_logs()
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s),
+        transport=_Http1Transport(verify=verify, limits=limits, trust_env=False),
+    )
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -7,7 +7,6 @@ connections); ``close_senders`` (or each sender's ``aclose``) releases them.
 
 from __future__ import annotations
 
-import logging
 import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +20,7 @@ from connectors.base import Sender
 from connectors.email.mime import EmailPolicy
 from connectors.email.ses import SesSender
 from connectors.email.smtp import SmtpSender
+from connectors.http import http1_client, quiet_request_logs
 from connectors.push.apns import ApnsSender
 from connectors.push.fcm import FcmSender
 from connectors.sms.sns import SnsSender
@@ -83,33 +83,31 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
         raise ConfigurationError(f"CA file {ca_file}: {type(exc).__name__}") from exc
 
 
-def _http(
-    limits: ProviderLimits, pool: int, http2: bool = False, verify: ssl.SSLContext | bool = True
-) -> httpx.AsyncClient:
-    # httpx logs each request's URL at INFO; an APNs URL holds the device token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def _http2(limits: ProviderLimits, pool: int, verify: ssl.SSLContext) -> httpx.AsyncClient:
+    """APNs speaks HTTP/2 only: httpx's own pool (a few multiplexed connections)."""
+    quiet_request_logs()
     return httpx.AsyncClient(
         timeout=httpx.Timeout(limits.timeout_s),
         limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-        http2=http2,
+        http2=True,
         verify=verify,
     )
 
 
 def _fcm(s: HeraldSettings) -> Sender:
     fcm = s.delivery.fcm
-    return FcmSender(_http(fcm.limits, s.delivery.in_flight), fcm)
+    return FcmSender(http1_client(fcm.limits.timeout_s, s.delivery.in_flight), fcm)
 
 
 def _apns(s: HeraldSettings) -> Sender:
     apns = s.delivery.apns
-    client = _http(apns.limits, s.delivery.in_flight, http2=True, verify=tls_context(apns.ca_file))
+    client = _http2(apns.limits, s.delivery.in_flight, tls_context(apns.ca_file))
     return ApnsSender(client, apns)
 
 
 def _twilio(s: HeraldSettings) -> Sender:
     twilio = s.delivery.twilio
-    return TwilioSender(_http(twilio.limits, s.delivery.in_flight), twilio)
+    return TwilioSender(http1_client(twilio.limits.timeout_s, s.delivery.in_flight), twilio)
 
 
 def _sns(s: HeraldSettings) -> Sender:

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from email.utils import format_datetime
 
 import httpx
 import pytest
 
-from connectors.base import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
-from connectors.http import by_status, parse_retry_after, transport_error
+from connectors.base import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    UnknownOutcomeError,
+)
+from connectors.http import by_status, http1_client, parse_retry_after, request, transport_error
 from tests.unit.connectors.conftest import NOW
 
 
@@ -61,3 +68,89 @@ def test_status_fallback() -> None:
     refused = by_status("x", 404, "404", httpx.Headers(), NOW)
     assert isinstance(refused, PermanentDeliveryError)
     assert not refused.address_invalid
+
+
+Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+# -- the HTTP/1.1 client (aiohttp's pool under httpx), against real local sockets --------
+async def _serve(answer: Answer) -> tuple[asyncio.Server, str]:
+    async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await answer(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(closing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/send"
+
+
+async def _read_request(reader: asyncio.StreamReader) -> None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        ),
+        0,
+    )
+    await reader.readexactly(length)
+
+
+def _outcome(answer: Answer | None) -> BaseException | httpx.Response:
+    async def main() -> BaseException | httpx.Response:
+        if answer is None:  # nothing listens there
+            server, url = await _serve(lambda r, w: _read_request(r))
+            server.close()
+            await server.wait_closed()
+        else:
+            server, url = await _serve(answer)
+        client = http1_client(timeout_s=0.5, pool=4)
+        try:
+            return await request(client, "fcm", "POST", url, content=b'{"x": 1}')
+        except DeliveryError as error:
+            return error
+        finally:
+            await client.aclose()
+            server.close()
+
+    return asyncio.run(main())
+
+
+def test_the_http1_client_answers_like_httpx() -> None:
+    async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Length: 2\r\n\r\n{}"
+        )
+        await writer.drain()
+
+    response = _outcome(ok)
+    assert isinstance(response, httpx.Response)
+    assert (response.status_code, response.headers["retry-after"], response.content) == (
+        429,
+        "3",
+        b"{}",
+    )
+
+
+def test_a_refused_connection_was_not_sent() -> None:
+    assert isinstance(_outcome(None), TransientDeliveryError)
+
+
+def test_a_connection_dropped_after_the_request_is_an_unknown_outcome() -> None:
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)  # it arrived: it may have taken effect
+        writer.close()
+
+    assert isinstance(_outcome(drop), UnknownOutcomeError)
+
+
+def test_no_answer_in_time_is_an_unknown_outcome() -> None:
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        await asyncio.sleep(2)
+
+    assert isinstance(_outcome(hang), UnknownOutcomeError)
