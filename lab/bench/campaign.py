@@ -32,9 +32,7 @@ from herald.cassandra import cassandra_cluster
 from herald.models import (
     Channel,
     Device,
-    NotificationRequest,
     Platform,
-    Priority,
     State,
     UserContacts,
     notification_id,
@@ -279,17 +277,7 @@ def run(
         with running(settings, workdir) as processes:
             wait_caught_up(settings, app_id(settings), [names.user_contacts], timeout_s=600)
             say(f"prefix {names.prefix}, keyspace {keyspace}: workers ready, contacts loaded")
-            request = NotificationRequest(
-                request_id=f"campaign-{run_id}",
-                source="bench",
-                category="marketing",
-                priority=Priority.LOW,
-                template_id="weekly_digest",
-                recipients=who,
-                created_at=datetime.now(UTC),
-                data={"name": "you", "count": "3"},
-                channels=(Channel.PUSH,),
-            )
+            request = pipeline.digest(f"campaign-{run_id}", who)
             shards = shard_count(who, settings.pipeline.partitions, settings.pipeline.shard_size)
             stages = Stages(settings, recipients, shards)
             try:

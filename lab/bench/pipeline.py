@@ -232,6 +232,21 @@ def bench_settings(settings: HeraldSettings) -> HeraldSettings:
     return settings.updated(pipeline={"rate_limits": limits, "max_recipients": 1_000_000})
 
 
+def digest(request_id: str, recipients: list[str]) -> NotificationRequest:
+    """A marketing push of the weekly digest to ``recipients``: the benchmarks' campaign."""
+    return NotificationRequest(
+        request_id=request_id,
+        source="bench",
+        category="marketing",
+        priority=Priority.LOW,
+        template_id="weekly_digest",
+        recipients=recipients,
+        created_at=datetime.now(UTC),
+        data={"name": "you", "count": "3"},
+        channels=(Channel.PUSH,),
+    )
+
+
 def million(
     target: Target, say: Say, recipients: int = 1_000_000, limit_s: float = 900
 ) -> dict[str, Any]:
@@ -241,17 +256,7 @@ def million(
     status = TopicNames(target.settings.kafka.topic_prefix).status
     sizes = TopicSizes(target.settings)
     before = sizes.of([status])[status]
-    request = NotificationRequest(
-        request_id=f"bench-million-{uuid.uuid4().hex}",
-        source="bench",
-        category="marketing",
-        priority=Priority.LOW,
-        template_id="weekly_digest",
-        recipients=[f"m-{i}" for i in range(recipients)],
-        created_at=datetime.now(UTC),
-        data={"name": "you", "count": "3"},
-        channels=(Channel.PUSH,),
-    )
+    request = digest(f"bench-million-{uuid.uuid4().hex}", [f"m-{i}" for i in range(recipients)])
     started = time.monotonic()
     with Publisher(target.settings, timeout_s=120) as publisher:
         publisher.publish(request)
