@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import uuid
 from types import TracebackType
 from urllib.parse import parse_qsl
 
@@ -26,15 +25,12 @@ from starlette.routing import Route
 from connectors.aws import client_kwargs
 from herald.settings import AwsSettings
 from lab.sandboxes.config import free_port
+from lab.sandboxes.formats import aws_error_xml
 from lab.sandboxes.http import ErrorReplies, accepted, faulted
 from lab.sandboxes.mail import email_fields
 from lab.sandboxes.models import Provider
 from lab.sandboxes.state import SandboxState
 
-NAMESPACES = {
-    "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
-    "ses": "http://ses.amazonaws.com/doc/2010-12-01/",
-}
 DELIVERIES = {"Publish": "sns", "SendEmail": "ses", "SendRawEmail": "ses"}
 NOTIFICATION_ATTRIBUTE = "herald.notification_id"
 SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([a-z0-9-]+)/aws4_request")
@@ -42,13 +38,7 @@ FORWARDED = ("content-type", "x-amzn-requestid")
 
 
 def aws_error(service: str, status: int, code: str, message: str) -> Response:
-    kind = "Receiver" if status >= 500 else "Sender"
-    body = (
-        f'<ErrorResponse xmlns="{NAMESPACES.get(service, NAMESPACES["sns"])}">'
-        f"<Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
-        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
-    )
-    return Response(body, status, media_type="text/xml")
+    return Response(aws_error_xml(service, status, code, message), status, media_type="text/xml")
 
 
 def injected(service: str, status: int) -> Response:

@@ -13,10 +13,12 @@ import secrets
 import socket
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from herald.settings import DeliverySettings
+from herald.errors import ConfigurationError, SandboxError
+from herald.settings import DeliverySettings, HostPort
 
 READY_LINE = "sandbox ready"  # what `herald sandbox run` prints once every server answers
 SERVERS = ("fcm", "apns", "aws", "twilio", "smtp", "control")
@@ -76,3 +78,37 @@ def on_ports(
 
 def on_free_ports(delivery: DeliverySettings, directory: Path) -> DeliverySettings:
     return on_ports(delivery, directory, {name: free_port() for name in SERVERS})
+
+
+def address_of(url: str | None, name: str) -> HostPort:
+    """The host and port a server listens on, from the endpoint its clients are given."""
+    parts = urlsplit(url or "")
+    if not parts.hostname or parts.port is None:
+        raise ConfigurationError(f"the {name} sandbox needs an endpoint with a host and port")
+    return HostPort(host=parts.hostname, port=parts.port)
+
+
+def listen_addresses(delivery: DeliverySettings) -> dict[str, HostPort]:
+    """Where each server of SERVERS listens, as ``delivery`` tells its clients."""
+    return {
+        "fcm": address_of(delivery.fcm.endpoint, "fcm"),
+        "apns": address_of(delivery.apns.endpoint, "apns"),
+        "aws": address_of(delivery.aws.endpoint_url, "aws"),
+        "twilio": address_of(delivery.twilio.endpoint, "twilio"),
+        "smtp": HostPort(host=delivery.smtp.host or "127.0.0.1", port=delivery.smtp.port),
+        "control": address_of(delivery.sandbox_control, "control"),
+    }
+
+
+def check_free(delivery: DeliverySettings, what: str = "sandbox") -> None:
+    """Fails early and plainly when a port is taken (before any server started)."""
+    for name, address in listen_addresses(delivery).items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address.host, address.port))
+            except OSError as exc:
+                raise SandboxError(
+                    f"the {name} {what} cannot listen on {address.host}:{address.port}: "
+                    f"{exc.strerror}"
+                ) from exc

@@ -13,7 +13,9 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import ssl
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +155,12 @@ def ensure_credentials(delivery: DeliverySettings) -> Credentials:
         tls_cert=cert,
         tls_key=key,
     )
+
+
+def server_tls(credentials: Credentials, alpn: Sequence[str] = ()) -> ssl.SSLContext:
+    """A server's TLS with the sandbox certificate; ``alpn``: the protocols it offers."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(credentials.tls_cert, credentials.tls_key)
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
+    return context

@@ -25,42 +25,18 @@ from starlette.routing import Route
 
 from herald.settings import FcmSettings
 from lab.sandboxes.credentials import FCM_SCOPE, Credentials
+from lab.sandboxes.formats import (
+    FCM_UNAUTHENTICATED,
+    GRANT_TYPE,
+    TOKEN_LIFETIME_S,
+    fcm_error_body,
+)
 from lab.sandboxes.http import ErrorReplies, accepted, faulted, retry_after
 from lab.sandboxes.state import SandboxState
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-TOKEN_LIFETIME_S = 3600
-FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
-
-# HTTP status -> (Google status, FCM error code)
-ERRORS: dict[int, tuple[str, str]] = {
-    400: ("INVALID_ARGUMENT", "INVALID_ARGUMENT"),
-    401: ("UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR"),
-    403: ("PERMISSION_DENIED", "SENDER_ID_MISMATCH"),
-    404: ("NOT_FOUND", "UNREGISTERED"),
-    429: ("RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"),
-    500: ("INTERNAL", "INTERNAL"),
-    503: ("UNAVAILABLE", "UNAVAILABLE"),
-}
-
-
-def error_body(code: int, message: str, fcm_code: str | None = None) -> dict[str, Any]:
-    status, default_fcm_code = ERRORS.get(
-        code, ("INTERNAL" if code >= 500 else "INVALID_ARGUMENT", "")
-    )
-    fcm_code = fcm_code or default_fcm_code or status
-    return {
-        "error": {
-            "code": code,
-            "message": message,
-            "status": status,
-            "details": [{"@type": FCM_ERROR, "errorCode": fcm_code}],
-        }
-    }
-
 
 def error(code: int, message: str, retry_after_s: float | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message), code, headers=retry_after(retry_after_s))
+    return JSONResponse(fcm_error_body(code, message), code, headers=retry_after(retry_after_s))
 
 
 REPLIES = ErrorReplies(
@@ -134,11 +110,7 @@ def parse_message(raw: bytes) -> dict[str, Any] | None:
 async def send(request: Request) -> Response:
     settings: FcmSettings = request.app.state.settings
     if not request.app.state.issuer.valid(request.headers.get("authorization")):
-        return error(
-            401,
-            "Request had invalid authentication credentials. Expected OAuth 2 access token, "
-            "login cookie or other valid authentication credential.",
-        )
+        return error(401, FCM_UNAUTHENTICATED)
     project = request.path_params["project"]
     if project != settings.project_id:
         return error(404, "Requested entity was not found.")

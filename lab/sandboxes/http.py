@@ -1,4 +1,5 @@
-"""What the HTTP sandboxes share: where they listen, and how a fault plays out on a request."""
+"""What the HTTP sandboxes share: their servers' configuration, and how a fault plays out on a
+request."""
 
 from __future__ import annotations
 
@@ -7,26 +8,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from hypercorn.config import Config
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald.errors import ConfigurationError
 from herald.settings import HostPort
 from lab.sandboxes.models import Provider
 from lab.sandboxes.state import Action, SandboxState
 
 HANG_LIMIT_S = 600.0  # a hung request is dropped after this long even if the client stays
-
-
-def address_of(url: str | None, name: str) -> HostPort:
-    """The host and port a sandbox listens on, from the endpoint its clients are given."""
-    parts = urlsplit(url or "")
-    if not parts.hostname or parts.port is None:
-        raise ConfigurationError(f"the {name} sandbox needs an endpoint with a host and port")
-    return HostPort(host=parts.hostname, port=parts.port)
 
 
 def server_config(

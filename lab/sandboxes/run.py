@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 import ssl
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -23,15 +22,15 @@ from starlette.applications import Starlette
 
 from herald.errors import ConfigurationError, SandboxError
 from herald.lifecycle import report_ready
-from herald.settings import DeliverySettings, HostPort
+from herald.settings import DeliverySettings
 from lab.sandboxes.apns import apns_app
 from lab.sandboxes.aws import MotoBackend, aws_app
-from lab.sandboxes.config import READY_LINE
+from lab.sandboxes.config import READY_LINE, address_of, check_free
 from lab.sandboxes.control import control_app
-from lab.sandboxes.credentials import Credentials, ensure_credentials
+from lab.sandboxes.credentials import Credentials, ensure_credentials, server_tls
 from lab.sandboxes.fcm import fcm_app
-from lab.sandboxes.http import address_of, server_config
-from lab.sandboxes.smtp import start_smtp, tls_context
+from lab.sandboxes.http import server_config
+from lab.sandboxes.smtp import start_smtp
 from lab.sandboxes.state import SandboxState
 from lab.sandboxes.twilio import twilio_app
 
@@ -51,33 +50,11 @@ def run_sandbox(
     # aiosmtpd logs a deprecation of its own on every AUTH.
     logging.getLogger("mail.log").setLevel(logging.ERROR)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
-    _check_free(delivery)
+    check_free(delivery)
     credentials = ensure_credentials(delivery)
     senders = sorted({a for a in (delivery.aws.ses_from, delivery.smtp.from_address) if a})
     with MotoBackend(delivery.aws, senders) as moto:
         asyncio.run(_serve(delivery, credentials, moto.url, say, ready_file, ready_timeout_s))
-
-
-def _check_free(delivery: DeliverySettings) -> None:
-    """Fails early and plainly when a port is taken (before any server started)."""
-    wanted = {
-        "fcm": address_of(delivery.fcm.endpoint, "fcm"),
-        "apns": address_of(delivery.apns.endpoint, "apns"),
-        "aws": address_of(delivery.aws.endpoint_url, "aws"),
-        "twilio": address_of(delivery.twilio.endpoint, "twilio"),
-        "smtp": HostPort(host=delivery.smtp.host or "127.0.0.1", port=delivery.smtp.port),
-        "control": address_of(delivery.sandbox_control, "control"),
-    }
-    for name, address in wanted.items():
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((address.host, address.port))
-            except OSError as exc:
-                raise SandboxError(
-                    f"the {name} sandbox cannot listen on {address.host}:{address.port}: "
-                    f"{exc.strerror}"
-                ) from exc
 
 
 def _servers(
@@ -121,7 +98,7 @@ async def _serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     state = SandboxState()
-    tls = tls_context(str(credentials.tls_cert), str(credentials.tls_key))
+    tls = server_tls(credentials)
     async with httpx.AsyncClient(base_url=moto_url, timeout=30) as moto:
         try:
             smtp = await start_smtp(delivery.smtp, tls, state)

@@ -101,12 +101,6 @@ class Authenticator:
         return AuthResult(success=ok, handled=False)
 
 
-def tls_context(cert: str, key: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
-
-
 async def start_smtp(
     settings: SmtpSettings, tls: ssl.SSLContext, state: SandboxState
 ) -> asyncio.Server:

@@ -23,35 +23,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from herald.settings import TwilioSettings, required
+from lab.sandboxes.formats import TWILIO_REALM, twilio_error_body
 from lab.sandboxes.http import ErrorReplies, accepted, faulted, retry_after
 from lab.sandboxes.state import SandboxState
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 API = "/2010-04-01/Accounts/{account}/Messages.json"
-MESSAGES = {
-    20003: "Authenticate",
-    20404: "The requested resource was not found",
-    20429: "Too Many Requests",
-    20500: "Internal Server Error",
-    20503: "Service Unavailable",
-    21211: "Invalid 'To' Phone Number",
-    21602: "Message body is required.",
-    21603: "A 'From' phone number is required.",
-    21604: "A 'To' phone number is required.",
-}
 
 
 def error(status: int, code: int, retry_after_s: float | None = None) -> JSONResponse:
-    body = {
-        "code": code,
-        "message": MESSAGES.get(code, "Injected by the sandbox"),
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
     headers = retry_after(retry_after_s)
     if status == 401:
-        headers["www-authenticate"] = 'Basic realm="Twilio API"'
-    return JSONResponse(body, status, headers=headers)
+        headers["www-authenticate"] = TWILIO_REALM
+    return JSONResponse(twilio_error_body(status, code), status, headers=headers)
 
 
 REPLIES = ErrorReplies(

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from herald.settings import TwilioSettings
 from lab.sandboxes import aws, fcm, smtp, twilio
+from lab.sandboxes.formats import fcm_error_body
 from lab.sandboxes.mail import email_fields
 
 
@@ -44,7 +45,7 @@ def test_email_fields_keep_the_headers_that_matter() -> None:
      (418, "INVALID_ARGUMENT", "INVALID_ARGUMENT")],
 )  # fmt: skip
 def test_fcm_error_body(status: int, google: str, code: str) -> None:
-    error = fcm.error_body(status, "m")["error"]
+    error = fcm_error_body(status, "m")["error"]
     assert (error["code"], error["status"], error["details"][0]["errorCode"]) == (
         status,
         google,
