@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import redis.asyncio as redis
 
+from connectors.delivery.pipelined import Pipelined
 from herald.redis import REDIS
 from herald.settings import ProviderLimits
 from herald.topics import TopicNames
@@ -39,7 +40,7 @@ class Buckets:
     ) -> None:
         self._names = names
         self._limits = dict(limits)
-        self._acquire = client.register_script(_ACQUIRE)
+        self._acquire = Pipelined(client).script(_ACQUIRE)  # a round's tokens in one trip
 
     @REDIS
     async def acquire(self, provider: str) -> float:
@@ -48,5 +49,5 @@ class Buckets:
         if not limits.limited:
             return 0.0
         args: list[float] = [limits.rate_per_s, float(limits.burst)]
-        wait = await self._acquire(keys=[self._names.bucket_key(provider)], args=args)
+        wait = await self._acquire([self._names.bucket_key(provider)], args)
         return float(wait)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as redis
 
+from connectors.delivery.pipelined import Pipelined
 from herald.errors import HeraldError
 from herald.models import State
 from herald.redis import REDIS
@@ -159,9 +160,10 @@ class Ledger:
         self._stale_s = stale_s
         self._ttl_s = ttl_s
         self._clock = clock
-        self._begin = client.register_script(_BEGIN)
-        self._release = client.register_script(_RELEASE)
-        self._finish = client.register_script(_FINISH)
+        scripts = Pipelined(client)  # a round's claims (and outcomes) in one round trip
+        self._begin = scripts.script(_BEGIN)
+        self._release = scripts.script(_RELEASE)
+        self._finish = scripts.script(_FINISH)
 
     @REDIS
     async def begin(self, key: str, attempt: int, calling: str | None = None) -> Claim:
@@ -175,7 +177,7 @@ class Ledger:
             self._ttl_s,
             calling or "",
         ]
-        kind, value = await self._begin(keys=[key], args=args)
+        kind, value = await self._begin([key], args)
         if kind == b"terminal":
             return Terminal(Outcome.parse(value))
         if kind == b"busy":
@@ -192,7 +194,7 @@ class Ledger:
         """Give up our claim until the next attempt; ``uncertain``: the provider whose call
         just now has an unknown outcome. False when the claim was no longer ours."""
         args: list[str | int] = [self.owner, uncertain or "", self._ttl_s]
-        return bool(await self._release(keys=[key], args=args))
+        return bool(await self._release([key], args))
 
     @REDIS
     async def finish(self, key: str, outcome: Outcome) -> Outcome:
@@ -200,5 +202,5 @@ class Ledger:
         if outcome.state not in TERMINAL:
             raise NotTerminal(f"{outcome.state} is not a terminal state")
         args: list[str | int] = [self._ttl_s, *outcome.fields()]
-        kind, value = await self._finish(keys=[key], args=args)
+        kind, value = await self._finish([key], args)
         return Outcome.parse(value) if kind == b"terminal" else outcome
