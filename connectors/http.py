@@ -1,8 +1,13 @@
-"""What the HTTP providers (FCM, APNs, Twilio) share: one call with httpx's errors converted at
-the boundary, ``Retry-After`` parsing, and the status-code fallback of every classifier.
+"""What the HTTP providers (FCM, APNs, Twilio) share: one call behind a small interface, with
+each library's errors converted at the boundary, ``Retry-After`` parsing, and the status-code
+fallback of every classifier.
 
 Connect errors mean the request never left (transient); anything after that (a read timeout, a
 dropped connection) means it may have taken effect (unknown outcome).
+
+Two clients answer the same ``HttpClient`` protocol: aiohttp's HTTP/1.1 pool (FCM, Twilio), and
+httpx (APNs, which speaks HTTP/2 only; tests hand it an ``httpx.MockTransport``). Measured on
+this machine against a local server, httpx cost ~550 us of CPU a request, aiohttp ~150 us.
 """
 
 from __future__ import annotations
@@ -11,13 +16,13 @@ import json
 import logging
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from connectors.base import (
     DeliveryError,
@@ -28,26 +33,104 @@ from connectors.base import (
 
 # The request surely did not reach the provider.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_AIOHTTP_NOT_SENT = (
+    aiohttp.ClientConnectorError,  # refused, unresolvable, TLS handshake refused
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.InvalidURL,
+)
+JSON = {"content-type": "application/json"}
+FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
-class _Http1Transport(AiohttpTransport):
-    """httpx's API on aiohttp's HTTP/1.1 connection pool. httpx's own pool scans every
-    connection for each request (encode/httpx#3215): with 64 in flight that was most of a
-    sender's CPU. httpx-aiohttp maps any dropped connection to ``ConnectTimeout``; a
-    connection lost after it was made may have carried the request, so it is re-raised as
-    ``RemoteProtocolError`` (an unknown outcome), never as a request that was not sent."""
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status_code: int
+    headers: Mapping[str, str]  # looked up case-insensitively
+    content: bytes
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+
+class HttpClient(Protocol):
+    async def request(
+        self,
+        provider: str,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """One call; a transport failure comes out as the delivery error it means."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class Http1Client:
+    """aiohttp's HTTP/1.1 pool of at most ``pool`` connections, opened on first use (aiohttp
+    wants a running loop), with no cookies and no proxies from the environment."""
+
+    def __init__(self, timeout_s: float, pool: int, verify: ssl.SSLContext | bool = True) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._pool = pool
+        self._verify = verify
+        self._session: aiohttp.ClientSession | None = None
+
+    def _opened(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool, ssl=self._verify),
+                timeout=self._timeout,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+            )
+        return self._session
+
+    async def request(
+        self,
+        provider: str,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
         try:
-            return await super().handle_async_request(request)
-        except httpx.ConnectTimeout as exc:
-            cause = exc.__cause__
-            never_connected = (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError)
-            if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(
-                cause, never_connected
-            ):
-                raise httpx.RemoteProtocolError(type(cause).__name__, request=request) from cause
-            raise
+            async with self._opened().request(method, url, data=content, headers=headers) as r:
+                return HttpResponse(r.status, r.headers, await r.read())
+        except _AIOHTTP_NOT_SENT as exc:
+            raise TransientDeliveryError(provider, "connect_error", type(exc).__name__) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UnknownOutcomeError(provider, "no_response", type(exc).__name__) from exc
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class HttpxClient:
+    """An ``httpx.AsyncClient`` behind ``HttpClient`` (HTTP/2 for APNs; mock transports)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        quiet_request_logs()
+        self._client = client
+
+    async def request(
+        self,
+        provider: str,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        try:
+            r = await self._client.request(method, url, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            raise transport_error(provider, exc) from exc
+        return HttpResponse(r.status_code, r.headers, r.content)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 def quiet_request_logs() -> None:
@@ -55,16 +138,13 @@ def quiet_request_logs() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def http1_client(
-    timeout_s: float, pool: int, verify: ssl.SSLContext | bool = True
-) -> httpx.AsyncClient:
-    """An HTTP/1.1 client of at most ``pool`` connections (FCM, Twilio)."""
-    quiet_request_logs()
+def http2_client(timeout_s: float, pool: int, verify: ssl.SSLContext) -> HttpxClient:
+    """APNs speaks HTTP/2 only: httpx's own pool (a few multiplexed connections)."""
     limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout_s),
-        transport=_Http1Transport(verify=verify, limits=limits, trust_env=False),
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s), limits=limits, http2=True, verify=verify
     )
+    return HttpxClient(client)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -93,16 +173,6 @@ def transport_error(provider: str, exc: httpx.HTTPError) -> DeliveryError:
     if isinstance(exc, _NOT_SENT):
         return TransientDeliveryError(provider, "connect_error", kind)
     return UnknownOutcomeError(provider, "no_response", kind)
-
-
-async def request(
-    client: httpx.AsyncClient, provider: str, method: str, url: str, **kwargs: Any
-) -> httpx.Response:
-    """One HTTP call; transport failures come out as delivery errors."""
-    try:
-        return await client.request(method, url, **kwargs)
-    except httpx.HTTPError as exc:
-        raise transport_error(provider, exc) from exc
 
 
 def json_body(content: bytes) -> dict[str, Any]:

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import aiosmtplib
 import boto3
-import httpx
 
 from connectors.aws import client_config, client_kwargs
 from connectors.base import Sender
 from connectors.email.mime import EmailPolicy
 from connectors.email.ses import SesSender
 from connectors.email.smtp import SmtpSender
-from connectors.http import http1_client, quiet_request_logs
+from connectors.http import Http1Client, http2_client
 from connectors.push.apns import ApnsSender
 from connectors.push.fcm import FcmSender
 from connectors.sms.sns import SnsSender
@@ -83,31 +82,20 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
         raise ConfigurationError(f"CA file {ca_file}: {type(exc).__name__}") from exc
 
 
-def _http2(limits: ProviderLimits, pool: int, verify: ssl.SSLContext) -> httpx.AsyncClient:
-    """APNs speaks HTTP/2 only: httpx's own pool (a few multiplexed connections)."""
-    quiet_request_logs()
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(limits.timeout_s),
-        limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-        http2=True,
-        verify=verify,
-    )
-
-
 def _fcm(s: HeraldSettings) -> Sender:
     fcm = s.delivery.fcm
-    return FcmSender(http1_client(fcm.limits.timeout_s, s.delivery.in_flight), fcm)
+    return FcmSender(Http1Client(fcm.limits.timeout_s, s.delivery.in_flight), fcm)
 
 
 def _apns(s: HeraldSettings) -> Sender:
     apns = s.delivery.apns
-    client = _http2(apns.limits, s.delivery.in_flight, tls_context(apns.ca_file))
+    client = http2_client(apns.limits.timeout_s, s.delivery.in_flight, tls_context(apns.ca_file))
     return ApnsSender(client, apns)
 
 
 def _twilio(s: HeraldSettings) -> Sender:
     twilio = s.delivery.twilio
-    return TwilioSender(http1_client(twilio.limits.timeout_s, s.delivery.in_flight), twilio)
+    return TwilioSender(Http1Client(twilio.limits.timeout_s, s.delivery.in_flight), twilio)
 
 
 def _sns(s: HeraldSettings) -> Sender:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import httpx
 import jwt
 
 from connectors.base import (
@@ -25,7 +24,7 @@ from connectors.base import (
     Receipt,
     TransientDeliveryError,
 )
-from connectors.http import by_status, json_body, parse_retry_after, request
+from connectors.http import HttpClient, by_status, json_body, parse_retry_after
 from herald.errors import ConfigurationError
 from herald.models import Channel, ChannelMessage, Priority
 from herald.settings import ApnsSettings, required
@@ -130,7 +129,7 @@ class ApnsSender:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         settings: ApnsSettings,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -148,7 +147,7 @@ class ApnsSender:
         token = await self.token.get()
         headers["authorization"] = f"bearer {token}"
         url = f"{self._endpoint}/3/device/{quote(message.address, safe='')}"
-        response = await request(self._client, NAME, "POST", url, content=payload, headers=headers)
+        response = await self._client.request(NAME, "POST", url, content=payload, headers=headers)
         if response.status_code == 200:
             # UUIDs compare case-insensitively; APNs may echo ours in upper case.
             return Receipt(NAME, response.headers.get("apns-id", headers["apns-id"]).lower())

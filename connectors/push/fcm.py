@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
-import httpx
 import jwt
 
 from connectors.base import (
@@ -25,7 +25,15 @@ from connectors.base import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from connectors.http import by_status, json_body, parse_retry_after, request
+from connectors.http import (
+    FORM,
+    JSON,
+    HttpClient,
+    HttpResponse,
+    by_status,
+    json_body,
+    parse_retry_after,
+)
 from herald.errors import ConfigurationError
 from herald.models import Channel, ChannelMessage, Priority
 from herald.settings import FcmSettings, required
@@ -140,7 +148,7 @@ class _AccessToken:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         account: ServiceAccount,
         clock: Callable[[], float],
     ) -> None:
@@ -163,8 +171,11 @@ class _AccessToken:
     async def _fetch(self) -> None:
         now = self._clock()
         form = {"grant_type": GRANT_TYPE, "assertion": grant_assertion(self._account, int(now))}
+        grant = urlencode(form).encode()
         try:
-            response = await request(self._client, NAME, "POST", self._account.token_uri, data=form)
+            response = await self._client.request(
+                NAME, "POST", self._account.token_uri, content=grant, headers=FORM
+            )
         except UnknownOutcomeError as exc:  # no token, so the message surely did not leave
             raise TransientDeliveryError(NAME, "token_grant", exc.detail) from exc
         body = json_body(response.content)
@@ -187,7 +198,7 @@ class FcmSender:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         settings: FcmSettings,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -209,9 +220,10 @@ class FcmSender:
             return Receipt(NAME, json_body(response.content).get("name"))
         raise classify(response.status_code, response.headers, json_body(response.content), now)
 
-    async def _post(self, payload: dict[str, Any], access: str) -> httpx.Response:
-        headers = {"authorization": f"Bearer {access}"}
-        return await request(self._client, NAME, "POST", self._url, json=payload, headers=headers)
+    async def _post(self, payload: dict[str, Any], access: str) -> HttpResponse:
+        headers = {**JSON, "authorization": f"Bearer {access}"}
+        body = json.dumps(payload).encode()
+        return await self._client.request(NAME, "POST", self._url, content=body, headers=headers)
 
     async def aclose(self) -> None:
         await self._client.aclose()

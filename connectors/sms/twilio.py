@@ -6,14 +6,14 @@ answers the same key with the original message instead of sending it again.
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-
-import httpx
+from urllib.parse import urlencode
 
 from connectors.base import DeliveryError, PermanentDeliveryError, Receipt
-from connectors.http import by_status, json_body, request
+from connectors.http import FORM, HttpClient, by_status, json_body
 from herald.models import Channel, ChannelMessage
 from herald.settings import TwilioSettings, required
 
@@ -42,24 +42,23 @@ class TwilioSender:
     channel: ClassVar[Channel] = Channel.SMS
     accepts_idempotency_key: ClassVar[bool] = True
 
-    def __init__(self, client: httpx.AsyncClient, settings: TwilioSettings) -> None:
+    def __init__(self, client: HttpClient, settings: TwilioSettings) -> None:
         self._client = client
         account = required(settings.account_sid, f"{SETTING}__ACCOUNT_SID")
         token = required(settings.auth_token, f"{SETTING}__AUTH_TOKEN")
         self._url = f"{settings.endpoint}/2010-04-01/Accounts/{account}/Messages.json"
-        self._auth = httpx.BasicAuth(account, token.get_secret_value())
+        credentials = b64encode(f"{account}:{token.get_secret_value()}".encode()).decode()
+        self._headers = {**FORM, "authorization": f"Basic {credentials}"}
         self._from = required(settings.from_number, f"{SETTING}__FROM_NUMBER")
 
     async def send(self, message: ChannelMessage, idempotency_key: str) -> Receipt:
         form = {"To": message.address, "From": self._from, "Body": message.body}
-        response = await request(
-            self._client,
+        response = await self._client.request(
             NAME,
             "POST",
             self._url,
-            data=form,
-            auth=self._auth,
-            headers={"Idempotency-Key": idempotency_key},
+            content=urlencode(form).encode(),
+            headers={**self._headers, "Idempotency-Key": idempotency_key},
         )
         body = json_body(response.content)
         if response.status_code in (200, 201):

@@ -14,7 +14,13 @@ from connectors.base import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from connectors.http import by_status, http1_client, parse_retry_after, request, transport_error
+from connectors.http import (
+    Http1Client,
+    HttpResponse,
+    by_status,
+    parse_retry_after,
+    transport_error,
+)
 from tests.unit.connectors.conftest import NOW
 
 
@@ -73,7 +79,7 @@ def test_status_fallback() -> None:
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-# -- the HTTP/1.1 client (aiohttp's pool under httpx), against real local sockets --------
+# -- the HTTP/1.1 client (aiohttp's pool), against real local sockets ---------------------
 async def _serve(answer: Answer) -> tuple[asyncio.Server, str]:
     async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -99,17 +105,17 @@ async def _read_request(reader: asyncio.StreamReader) -> None:
     await reader.readexactly(length)
 
 
-def _outcome(answer: Answer | None) -> BaseException | httpx.Response:
-    async def main() -> BaseException | httpx.Response:
+def _outcome(answer: Answer | None) -> BaseException | HttpResponse:
+    async def main() -> BaseException | HttpResponse:
         if answer is None:  # nothing listens there
             server, url = await _serve(lambda r, w: _read_request(r))
             server.close()
             await server.wait_closed()
         else:
             server, url = await _serve(answer)
-        client = http1_client(timeout_s=0.5, pool=4)
+        client = Http1Client(timeout_s=0.5, pool=4)
         try:
-            return await request(client, "fcm", "POST", url, content=b'{"x": 1}')
+            return await client.request("fcm", "POST", url, content=b'{"x": 1}')
         except DeliveryError as error:
             return error
         finally:
@@ -119,7 +125,7 @@ def _outcome(answer: Answer | None) -> BaseException | httpx.Response:
     return asyncio.run(main())
 
 
-def test_the_http1_client_answers_like_httpx() -> None:
+def test_the_http1_client_gives_status_headers_and_body() -> None:
     async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
         writer.write(
@@ -128,7 +134,7 @@ def test_the_http1_client_answers_like_httpx() -> None:
         await writer.drain()
 
     response = _outcome(ok)
-    assert isinstance(response, httpx.Response)
+    assert isinstance(response, HttpResponse)
     assert (response.status_code, response.headers["retry-after"], response.content) == (
         429,
         "3",

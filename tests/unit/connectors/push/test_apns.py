@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from connectors.base import PermanentDeliveryError, TransientDeliveryError
+from connectors.http import HttpxClient
 from connectors.push.apns import (
     MAX_PAYLOAD_BYTES,
     TOKEN_RENEW_S,
@@ -117,7 +118,8 @@ def _sender(apns_key: Path, handler: httpx.MockTransport, clock: list[float]) ->
     settings = ApnsSettings(
         endpoint="https://apns.test", team_id="T", key_id="K", key_file=apns_key, bundle_id="b"
     )
-    return ApnsSender(httpx.AsyncClient(transport=handler), settings, clock=lambda: clock[0])
+    client = HttpxClient(httpx.AsyncClient(transport=handler))
+    return ApnsSender(client, settings, clock=lambda: clock[0])
 
 
 @pytest.mark.asyncio

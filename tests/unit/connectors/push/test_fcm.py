@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.base import PermanentDeliveryError, TransientDeliveryError
+from connectors.http import HttpxClient
 from connectors.push.fcm import (
     GRANT_TYPE,
     REFRESH_MARGIN_S,
@@ -158,7 +159,7 @@ class FakeGoogle:
 
 
 def _sender(service_account: Path, google: FakeGoogle, clock: list[float]) -> FcmSender:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(google), base_url="http://fcm.test")
+    client = HttpxClient(httpx.AsyncClient(transport=httpx.MockTransport(google)))
     settings = FcmSettings(
         endpoint="http://fcm.test", project_id="p", service_account_file=service_account
     )
@@ -202,7 +203,7 @@ async def test_a_token_endpoint_that_does_not_answer_is_transient(service_accoun
     def silent(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("silent", request=request)
 
-    client = httpx.AsyncClient(transport=httpx.MockTransport(silent))
+    client = HttpxClient(httpx.AsyncClient(transport=httpx.MockTransport(silent)))
     settings = FcmSettings(
         endpoint="http://fcm.test", project_id="p", service_account_file=service_account
     )
