@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from herald.cli.common import comma_ints, settings
+from herald.cli.sandbox import CONFIGURED_HELP, on_the_profile
 
 app = typer.Typer(help="Benchmarks; figures go to a JSON file.", no_args_is_help=True)
 
@@ -145,3 +146,17 @@ def campaign(
             f"  {name:<18} cpu {figures['cpu_s']}s ({figures['cpu_us_per_item']} us/item), "
             f"peak rss {figures['peak_rss_mb']} MB"
         )
+
+
+@app.command("endpoint")
+def endpoint(
+    configured: bool = typer.Option(False, "--configured", help=CONFIGURED_HELP),
+) -> None:
+    """Serve the benchmark provider endpoint in the foreground: FCM-, APNs-, SNS-, SES-,
+    Twilio- and SMTP-shaped answers for a tenth of the sandbox's CPU or less, counted (GET
+    /counts on the control port). Prints "endpoint ready" once every port listens; stops on
+    SIGTERM or Ctrl-C. The behaviour tests keep `herald sandbox run`."""
+    from lab.bench.endpoint.run import run_endpoint
+
+    config = settings() if configured else on_the_profile(settings(), "endpoint")
+    run_endpoint(config.delivery, say=typer.echo, ready_file=config.lifecycle.ready_file)
