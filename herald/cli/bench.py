@@ -137,6 +137,11 @@ def campaign(
         f"campaign: {count['recipients_sent']} of {recipients} recipients sent in "
         f"{results['total_s']}s ({count['missing']} missing); figures in {out}"
     )
+    took = results["endpoint_counts"]
+    typer.echo(
+        f"  the endpoint took {took['accepted']['fcm']} FCM pushes "
+        f"(refused {took['refused']['fcm']})"
+    )
     for stage, figures in results["stages"].items():
         typer.echo(
             f"  {stage:<14} {figures['sustained_per_s']}/s, done at {figures['finished_at_s']}s"

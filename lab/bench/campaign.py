@@ -1,13 +1,14 @@
 """`herald bench campaign`: one request to N recipients, until every `sent` row is in Cassandra.
 
 On a fresh prefix and keyspace, each of N users gets one android push device; then one
-streams worker, one push sender, the sink and the provider endpoint run as processes of
-their own, and one request names all N users. Every second it records how far each stage
-got (recipients fanned out into shards, push messages decided, messages the sender
-committed, status events the sink committed) and each process's CPU seconds and memory, the
-stack's servers included. It ends when the sink has written every status (``queued`` and
-``sent`` for each recipient); then the status table is read whole, so the figure is a count
-of `sent` rows, not a sample.
+streams worker, one push sender, the sink and the benchmark provider endpoint
+(lab/bench/endpoint: FCM's shape at about 50 microseconds of CPU a push) run as processes of
+their own, and one request names all N users. Every second it records how far each stage got
+(recipients fanned out into shards, push messages decided, messages the sender committed,
+status events the sink committed) and each process's CPU seconds and memory, the stack's
+servers included. It ends when the sink has written every status (``queued`` and ``sent`` for
+each recipient); then the status table is read whole, so the figure is a count of `sent`
+rows, not a sample, and the endpoint says how many pushes it took.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from infra.stack.launcher import Stack
 from infra.stack.process import cpu_seconds, rss_bytes
 from lab.bench import delivery, pipeline
+from lab.bench.endpoint.process import EndpointProcess, Tally
 from lab.bench.stats import slope
 from lab.demo.cleanup import delete_run
 from lab.offsets import GroupOffsets, TopicSizes, wait_caught_up
-from lab.sandboxes.process import SandboxProcess
 from lab.workers import WorkerProcess
 from streams.app import app_id
 from streams.shards import partition_for
@@ -81,6 +82,7 @@ class Processes:
     """Herald's workers and the provider endpoint, plus the stack's servers (by name)."""
 
     workers: dict[str, WorkerProcess]
+    endpoint: EndpointProcess
     servers: dict[str, int] = field(default_factory=dict)
 
     def pids(self) -> dict[str, int]:
@@ -149,8 +151,9 @@ def publish_contacts(settings: HeraldSettings, recipients: Sequence[str], say: S
 @contextmanager
 def running(settings: HeraldSettings, workdir: Path) -> Iterator[Processes]:
     log = workdir / settings.kafka.topic_prefix
-    workers = {
-        "provider-endpoint": SandboxProcess(settings, Path(f"{log}endpoint.log")),
+    endpoint = EndpointProcess(settings, Path(f"{log}endpoint.log"))
+    workers: dict[str, WorkerProcess] = {
+        "provider-endpoint": endpoint,
         "streams": WorkerProcess("streams", settings, Path(f"{log}streams.log"), 300),
         "sender-push": WorkerProcess(
             "sender", settings, Path(f"{log}sender-push.log"), args=("--channel", "push")
@@ -161,7 +164,7 @@ def running(settings: HeraldSettings, workdir: Path) -> Iterator[Processes]:
     with ExitStack() as stack:
         for process in workers.values():
             stack.enter_context(process)
-        yield Processes(workers, servers)
+        yield Processes(workers, endpoint, servers)
 
 
 def watch(
@@ -268,7 +271,7 @@ def run(
         "started_at": datetime.now(UTC).isoformat(),
         "machine": delivery.machine(),
         "recipients": recipients,
-        "provider_endpoint": "the provider sandbox (lab/sandboxes), push over FCM's shape",
+        "provider_endpoint": "the benchmark endpoint (lab/bench/endpoint), push in FCM's shape",
     }
     try:
         session = cluster.connect()
@@ -286,6 +289,7 @@ def run(
                     publisher.publish(request)
                 samples = watch(stages, processes, 2 * recipients, limit_s, progress)
                 total_s = time.monotonic() - started
+                received: Tally = processes.endpoint.counts()
             finally:
                 stages.close()
         expected = {notification_id(request.request_id, u) for u in who}
@@ -302,6 +306,7 @@ def run(
         "total_s": round(total_s, 1),
         "complete": counted["missing"] == 0,
         "count": counted,
+        "endpoint_counts": received,  # what the endpoint took and refused, per provider
         "stages": rates(samples),
         "processes": per_process(
             samples,

@@ -1,6 +1,9 @@
-"""`herald bench delivery`: sender workers against the provider sandboxes plus the status sink.
+"""`herald bench delivery`: sender workers against the benchmark provider endpoint plus the
+status sink.
 
-On a fresh topic prefix and a fresh keyspace, with a private sandbox on free ports, it publishes
+On a fresh topic prefix and a fresh keyspace, with a private benchmark endpoint
+(lab/bench/endpoint, every provider's shape at a fraction of the sandbox's CPU; its CPU and
+memory are reported apart, under ``sandbox`` as before) on free ports, it publishes
 channel messages straight to the channel topics at each offered rate (a third each to push, SMS
 and email; push alternates android -> FCM and ios -> APNs) for a fixed time. Every second it
 samples each sender group's and the sink group's lag and the processes' memory; the rate is
@@ -41,6 +44,7 @@ from herald.settings import DeliverySettings, HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from infra.stack.process import cpu_seconds, rss_bytes
 from lab.bench import sink
+from lab.bench.endpoint.process import EndpointProcess, Tally
 from lab.bench.pace import offer
 from lab.bench.stats import percentile
 from lab.bench.steps import (
@@ -56,7 +60,6 @@ from lab.bench.steps import (
 from lab.demo.cleanup import delete_run
 from lab.offsets import GroupOffsets
 from lab.sandboxes.config import on_free_ports
-from lab.sandboxes.process import SandboxProcess
 from lab.workers import WorkerProcess
 
 Say = Callable[[str], None]
@@ -81,7 +84,8 @@ class Rig:
     producer: Producer
     codecs: dict[Channel, TopicCodec[ChannelMessage]]
     groups: dict[str, GroupOffsets]
-    processes: dict[str, list[WorkerProcess]]  # senders, sink, sandbox
+    processes: dict[str, list[WorkerProcess]]  # senders, sink, sandbox (the endpoint)
+    endpoint: EndpointProcess
     run_id: str
     next_index: int = 0
 
@@ -237,7 +241,8 @@ def lifted(delivery: DeliverySettings) -> DeliverySettings:
 
 
 def bench_settings(stack: HeraldSettings, workdir: Path, run_id: str) -> HeraldSettings:
-    """The run's prefix, keyspace and sandbox, with the providers' limits lifted."""
+    """The run's prefix, keyspace and provider endpoint (the sandbox profile), with the
+    providers' limits lifted."""
     keyspace = f"bench_delivery_{run_id}"
     sandboxed = on_free_ports(stack.delivery, workdir / f"sandbox-{run_id}")
     return stack.with_prefix(f"bench-delivery-{run_id}.").model_copy(
@@ -252,15 +257,16 @@ def bench_settings(stack: HeraldSettings, workdir: Path, run_id: str) -> HeraldS
 def rig(
     settings: HeraldSettings, workdir: Path, senders: int, session: Session, run_id: str
 ) -> Iterator[Rig]:
-    """Topics, the sandbox, the sink and ``senders`` sender workers per channel, running."""
+    """Topics, the endpoint, the sink and ``senders`` sender workers per channel, running."""
     names = TopicNames(settings.kafka.topic_prefix)
     ensure_topics(
         AdminClient(settings.kafka.client_config()),
         pipeline_topics(names, settings.pipeline.partitions),
     )
     log = workdir / names.prefix
+    endpoint = EndpointProcess(settings, Path(f"{log}endpoint.log"))
     processes: dict[str, list[WorkerProcess]] = {
-        "sandbox": [SandboxProcess(settings, Path(f"{log}sandbox.log"))],
+        "sandbox": [endpoint],  # the key the figures have always had
         "sink": [WorkerProcess("sink", settings, Path(f"{log}sink.log"))],
         "senders": [
             WorkerProcess(
@@ -288,6 +294,7 @@ def rig(
             codecs={c: TopicCodec(codec, names.channel(c.value), CHANNEL_MESSAGE) for c in Channel},
             groups=groups,
             processes=processes,
+            endpoint=endpoint,
             run_id=run_id,
         )
 
@@ -316,6 +323,7 @@ def measure(
         half = run_step(running, best // 2, seconds, 10, 120, say, progress) if best >= 2 else None
         if half is not None:
             say("half of the highest sustained rate: " + describe(half))
+        received: Tally = running.endpoint.counts()
     rows = _rows(session, keyspace)
     return {
         "steps": [asdict(s) for s in steps],
@@ -324,6 +332,7 @@ def measure(
         "messages_published": running.next_index,
         "rows_found": rows,
         "rows_missing": 2 * running.next_index - sum(rows.values()),
+        "endpoint_counts": received,  # what the endpoint took and refused, per provider
     }
 
 
@@ -359,6 +368,7 @@ def run(
         "step_seconds": seconds,
         "senders_per_channel": senders,
         "mix": "a third each push (android FCM, ios APNs alternating), sms (SNS), email (SMTP)",
+        "provider_endpoint": "the benchmark endpoint (lab/bench/endpoint)",
     }
     cluster = cassandra_cluster(settings.cassandra)
     try:
