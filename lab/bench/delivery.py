@@ -228,14 +228,21 @@ def machine() -> dict[str, Any]:
     }
 
 
+# Far above what a sender reaches, yet below UNLIMITED_RATE: the token bucket stays in force
+# (its Redis calls are part of what a delivery costs), it just never holds a call back.
+BENCH_RATE_PER_S = 100_000
+
+
 def lifted(delivery: DeliverySettings) -> DeliverySettings:
-    """Every provider's rate limit lifted, so the benchmark measures the senders, not the
-    accounts' limits."""
+    """Every provider's rate limit raised out of the way, so the benchmark measures the
+    senders, not the accounts' limits; the buckets still take a token for every call."""
     update: dict[str, Any] = {}
     for path in LIMITS:
         provider, field = path.split(".")
         section = update.get(provider) or getattr(delivery, provider)
-        limits = getattr(section, field).model_copy(update={"rate_per_s": 1e6, "burst": 10**6})
+        limits = getattr(section, field).model_copy(
+            update={"rate_per_s": BENCH_RATE_PER_S, "burst": BENCH_RATE_PER_S}
+        )
         update[provider] = section.model_copy(update={field: limits})
     return delivery.model_copy(update=update)
 
