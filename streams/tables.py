@@ -19,6 +19,13 @@ from streams.outbox import Outbox
 from streams.state import State
 
 
+def compact(raw: bytes) -> bytes:
+    """``raw`` in a buffer of its own size. orjson's bytes keep the 4 KiB it wrote them into
+    (3.13: a 122-byte state held 4,097 bytes): kept in the table for every user, that was
+    4 KiB a user, 400 MB in a 100,000-recipient campaign."""
+    return bytes(memoryview(raw))
+
+
 class StateTable:
     def __init__(self, table: Any, outbox: Outbox) -> None:
         self._table = table  # a faust Table of str keys and bytes values
@@ -30,7 +37,7 @@ class StateTable:
         return None if raw is None else dict(orjson.loads(raw))
 
     def set(self, user_id: str, partition: int, state: State) -> None:
-        raw = orjson.dumps(state)
+        raw = compact(orjson.dumps(state))
         self._table.data[user_id] = raw
         # the key exactly as Faust's JSON codec writes it (ASCII, escaped): compaction and
         # recovery match keys by their bytes
