@@ -165,3 +165,25 @@ def endpoint(
 
     config = settings() if configured else on_the_profile(settings(), "endpoint")
     run_endpoint(config.delivery, say=typer.echo, ready_file=config.lifecycle.ready_file)
+
+
+@app.command("plot")
+def plot(
+    figures: list[Path] = typer.Argument(
+        ..., exists=True, dir_okay=False, help="JSON from bench pipeline, delivery or campaign."
+    ),
+    out_dir: Path = typer.Option(Path("bench-results"), help="Where the PNGs go."),
+) -> None:
+    """A PNG per benchmark file, next to its name: achieved against offered rate (pipeline:
+    Herald and the relay; delivery: each channel), or a campaign's stages over time."""
+    import json
+
+    from lab.bench.plot import kind, plot
+
+    for path in figures:
+        try:
+            results = json.loads(path.read_text())
+            written = plot(results, out_dir / f"{path.stem}.png")
+        except (ValueError, KeyError) as exc:
+            raise typer.BadParameter(f"{path}: {exc}") from exc
+        typer.echo(f"{kind(results)} figures of {path} plotted in {written}")
