@@ -35,8 +35,9 @@ from connectors.base import (
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 _AIOHTTP_NOT_SENT = (
     aiohttp.ClientConnectorError,  # refused, unresolvable, TLS handshake refused
-    aiohttp.ConnectionTimeoutError,
+    aiohttp.ConnectionTimeoutError,  # no connection in time, from the pool or a new one
     aiohttp.InvalidURL,
+    aiohttp.NonHttpUrlClientError,
 )
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -67,10 +68,13 @@ class HttpClient(Protocol):
 
 class Http1Client:
     """aiohttp's HTTP/1.1 pool of at most ``pool`` connections, opened on first use (aiohttp
-    wants a running loop), with no cookies and no proxies from the environment."""
+    wants a running loop), with no cookies, no proxies from the environment and no redirects
+    followed (a 3xx is an answer, classified by its status). Waiting for a connection has half
+    the call's time, so a request that never got one fails as not sent, not as a timeout of
+    the whole call, which may have reached the provider."""
 
     def __init__(self, timeout_s: float, pool: int, verify: ssl.SSLContext | bool = True) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=timeout_s / 2)
         self._pool = pool
         self._verify = verify
         self._session: aiohttp.ClientSession | None = None
@@ -95,7 +99,9 @@ class Http1Client:
         headers: Mapping[str, str] | None = None,
     ) -> HttpResponse:
         try:
-            async with self._opened().request(method, url, data=content, headers=headers) as r:
+            async with self._opened().request(
+                method, url, data=content, headers=headers, allow_redirects=False
+            ) as r:
                 return HttpResponse(r.status, r.headers, await r.read())
         except _AIOHTTP_NOT_SENT as exc:
             raise TransientDeliveryError(provider, "connect_error", type(exc).__name__) from exc
@@ -104,7 +110,8 @@ class Http1Client:
 
     async def aclose(self) -> None:
         if self._session is not None:
-            await self._session.close()
+            session, self._session = self._session, None
+            await session.close()
 
 
 class HttpxClient:

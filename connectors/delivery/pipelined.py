@@ -42,6 +42,7 @@ class Pipelined:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._queued: list[_Call] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the queue's flush runs
         self._sending: set[asyncio.Task[None]] = set()
         self.round_trips = 0  # pipelines sent, for tests and benchmarks
 
@@ -49,9 +50,13 @@ class Pipelined:
         return Script(self, self._client.register_script(source))
 
     async def call(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._queued and self._loop is not loop:
+            self._queued = []  # left by a loop that stopped before its flush: nobody waits
         call = _Call(script, keys, args)
         if not self._queued:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._loop = loop
+            loop.call_soon(self._flush)
         self._queued.append(call)
         return await call.reply
 
@@ -62,23 +67,26 @@ class Pipelined:
         task.add_done_callback(self._sending.discard)
 
     async def _send(self, batch: list[_Call]) -> None:
+        """Every call of ``batch`` answered, whatever happens (a caller cancelled meanwhile
+        just gets nothing)."""
         try:
             replies = await self._pipeline(batch)
-        except asyncio.CancelledError:
-            for call in batch:
-                call.reply.cancel()
-            raise
+            again = []
+            for call, reply in zip(batch, replies, strict=True):
+                if isinstance(reply, NoScriptError):
+                    again.append(call)
+                elif isinstance(reply, Exception):
+                    _fail(call, reply)
+                elif not call.reply.done():
+                    call.reply.set_result(reply)
+            for call in again:  # in the order asked, after the others' answers
+                await self._again(call)
         except Exception as exc:  # the connection failed: every call of it fails alike
             for call in batch:
-                call.reply.set_exception(exc)
-            return
-        for call, reply in zip(batch, replies, strict=True):
-            if isinstance(reply, NoScriptError):
-                await self._again(call)
-            elif isinstance(reply, Exception):
-                call.reply.set_exception(reply)
-            else:
-                call.reply.set_result(reply)
+                _fail(call, exc)
+        finally:
+            for call in batch:
+                call.reply.cancel()  # only the unanswered (a cancelled send): done ones stay
 
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
         self.round_trips += 1
@@ -91,9 +99,17 @@ class Pipelined:
     async def _again(self, call: _Call) -> None:
         """A call Redis did not run for want of its script: through redis-py, which loads it."""
         try:
-            call.reply.set_result(await call.script(keys=list(call.keys), args=list(call.args)))
+            reply = await call.script(keys=list(call.keys), args=list(call.args))
         except Exception as exc:
-            call.reply.set_exception(exc)
+            _fail(call, exc)
+        else:
+            if not call.reply.done():
+                call.reply.set_result(reply)
+
+
+def _fail(call: _Call, error: BaseException) -> None:
+    if not call.reply.done():
+        call.reply.set_exception(error)
 
 
 class Script:

@@ -174,16 +174,18 @@ def plot(
     ),
     out_dir: Path = typer.Option(Path("bench-results"), help="Where the PNGs go."),
 ) -> None:
-    """A PNG per benchmark file, next to its name: achieved against offered rate (pipeline:
-    Herald and the relay; delivery: each channel), or a campaign's stages over time."""
+    """A PNG per benchmark file, ``OUT_DIR/<file name>.png``: achieved against offered rate
+    (pipeline: Herald and the relay; delivery: each channel), or a campaign's stages over time.
+    Files of other benchmarks (the sink's) are skipped, and said so."""
     import json
 
-    from lab.bench.plot import kind, plot
+    from lab.bench import plot as plots
 
     for path in figures:
         try:
             results = json.loads(path.read_text())
-            written = plot(results, out_dir / f"{path.stem}.png")
-        except (ValueError, KeyError) as exc:
-            raise typer.BadParameter(f"{path}: {exc}") from exc
-        typer.echo(f"{kind(results)} figures of {path} plotted in {written}")
+            written = plots.plot(results, out_dir / f"{path.stem}.png")
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            typer.echo(f"{path} skipped: {type(exc).__name__}: {exc}", err=True)
+            continue
+        typer.echo(f"{plots.kind(results)} figures of {path} plotted in {written}")

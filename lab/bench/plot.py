@@ -121,8 +121,10 @@ FIGURES = {"pipeline": pipeline_figure, "delivery": delivery_figure, "campaign":
 def plot(results: Results, out: Path) -> Path:
     """The PNG for ``results`` written to ``out``."""
     figure = FIGURES[kind(results)](results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(out, format="png")
-    plt.close(figure)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        figure.tight_layout()
+        figure.savefig(out, format="png")
+    finally:
+        plt.close(figure)
     return out

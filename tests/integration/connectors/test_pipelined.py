@@ -53,3 +53,17 @@ def test_scripts_flushed_from_redis_are_loaded_again(stack: HeraldSettings) -> N
         assert await asyncio.gather(incr([key], [1]), incr([key], [1])) == [2, 3]
 
     run(stack, scenario)
+
+
+def test_a_cancelled_caller_leaves_the_others_answered(stack: HeraldSettings) -> None:
+    async def scenario(client: redis.Redis, names: TopicNames) -> None:
+        incr = Pipelined(client).script(_INCR)
+        key = f"{names.prefix}counter"
+        calls = [asyncio.ensure_future(incr([key], [1])) for _ in range(5)]
+        await asyncio.sleep(0)  # queued, and their pipeline on its way
+        calls[2].cancel()
+        replies = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(replies[2], asyncio.CancelledError)
+        assert sorted(r for r in replies if isinstance(r, int)) == [1, 2, 4, 5]  # it ran all 5
+
+    run(stack, scenario)

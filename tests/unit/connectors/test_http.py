@@ -160,3 +160,43 @@ def test_no_answer_in_time_is_an_unknown_outcome() -> None:
         await asyncio.sleep(2)
 
     assert isinstance(_outcome(hang), UnknownOutcomeError)
+
+
+def test_no_connection_in_time_was_not_sent() -> None:
+    async def main() -> list[BaseException | HttpResponse]:
+        async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await _read_request(reader)
+            await asyncio.sleep(2)
+
+        server, url = await _serve(hang)
+        client = Http1Client(timeout_s=0.6, pool=1)  # the one connection stays busy
+        try:
+
+            async def call() -> BaseException | HttpResponse:
+                try:
+                    return await client.request("fcm", "POST", url, content=b"{}")
+                except DeliveryError as error:
+                    return error
+
+            first = asyncio.ensure_future(call())
+            await asyncio.sleep(0.1)
+            return [await call(), await first]
+        finally:
+            await client.aclose()
+            server.close()
+
+    waited, hung = asyncio.run(main())
+    assert isinstance(waited, TransientDeliveryError)  # it never had a connection
+    assert isinstance(hung, UnknownOutcomeError)  # it was sent: may have been delivered
+
+
+def test_a_redirect_is_an_answer_not_followed() -> None:
+    async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /elsewhere\r\n"
+                     b"Content-Length: 0\r\n\r\n")  # fmt: skip
+        await writer.drain()
+
+    response = _outcome(redirect)
+    assert isinstance(response, HttpResponse)
+    assert response.status_code == 307
