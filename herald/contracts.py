@@ -4,7 +4,7 @@ topic-name strategy (``<topic>-value``) with BACKWARD compatibility enforced by 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from herald.codec import AvroCodec
+from herald.encoders import RepeatingEncoder
 from herald.errors import CodecError
 from herald.models import (
     AddressInvalidated,
@@ -86,6 +87,11 @@ class TopicCodec(Generic[R]):
 
     def encode(self, record: R) -> bytes:
         return self._codec.encode(self.schema_id, record.to_record())
+
+    def repeating(self, varying: Sequence[str]) -> RepeatingEncoder:
+        """An encoder of this topic's records that encodes the fields outside ``varying``
+        once for every run of records that repeat them (the same bytes as ``encode``)."""
+        return RepeatingEncoder(self.schema_id, self._codec.schema(self.schema_id), varying)
 
     def decode(self, data: bytes | None) -> R:
         if data is None:

@@ -13,8 +13,7 @@ import faust
 
 from herald import deadletter
 from herald.codec import AvroCodec
-from herald.contracts import CHANNEL_MESSAGE, CONTACTS, REQUEST, STATUS, Contract, TopicCodec
-from herald.encoders import RepeatingEncoder
+from herald.contracts import CHANNEL_MESSAGE, CONTACTS, REQUEST, STATUS, TopicCodec
 from herald.errors import KafkaOutage
 from herald.models import (
     Channel,
@@ -49,13 +48,6 @@ MESSAGE_VARIES = ("notification_id", "user_id", "address", "platform")
 STATUS_VARIES = ("notification_id", "user_id")
 
 
-def _repeating(
-    codec: AvroCodec, topic: str, contract: Contract[Any], varying: tuple[str, ...]
-) -> RepeatingEncoder:
-    schema_id = TopicCodec(codec, topic, contract).schema_id  # registered, if it was not
-    return RepeatingEncoder(schema_id, codec.schema(schema_id), varying)
-
-
 class Outbox:
     def __init__(
         self, producer: StreamProducer, codec: AvroCodec, names: TopicNames, crash: Crash
@@ -67,11 +59,13 @@ class Outbox:
         self._contacts = TopicCodec(codec, names.user_contacts, CONTACTS)
         self._by_user = TopicCodec(codec, names.per_user, REQUEST)
         self._status_topic = names.status
-        self._status = _repeating(codec, names.status, STATUS, STATUS_VARIES)
+        self._status = TopicCodec(codec, names.status, STATUS).repeating(STATUS_VARIES)
         self._channels = {
             c: (
                 names.channel(c.value),
-                _repeating(codec, names.channel(c.value), CHANNEL_MESSAGE, MESSAGE_VARIES),
+                TopicCodec(codec, names.channel(c.value), CHANNEL_MESSAGE).repeating(
+                    MESSAGE_VARIES
+                ),
             )
             for c in Channel
         }

@@ -19,6 +19,9 @@ from herald.models import AddressInvalidated, ChannelMessage, DeliveryStatus
 from herald.topics import TopicNames
 
 KafkaHeaders = list[tuple[str, str | bytes | None]]
+# What differs between a round's statuses; the rest (request, channel, state, provider,
+# reason, attempt) repeats and is encoded once (herald.encoders).
+STATUS_VARIES = ("notification_id", "user_id", "detail", "provider_message_id", "occurred_at")
 
 
 class EmitError(KafkaOutage):
@@ -38,7 +41,8 @@ class Emitter:
         self._stage = stage  # in dead letters: who gave up on a record
         self._timeout_s = timeout_s
         self._dead_letter_topic = names.dead_letter
-        self._status = TopicCodec(codec, names.status, STATUS)
+        self._status_topic = names.status
+        self._status = TopicCodec(codec, names.status, STATUS).repeating(STATUS_VARIES)
         self._invalidations = TopicCodec(codec, names.address_invalidations, INVALIDATION)
         self._failures: list[str] = []
 
@@ -54,7 +58,7 @@ class Emitter:
             provider_message_id=outcome.provider_message_id,
             attempt=outcome.attempt,
         )
-        self._produce(self._status.topic, message.notification_id, self._status.encode(status))
+        self._produce(self._status_topic, message.notification_id, self._status.encode(status))
 
     def invalidated(self, message: ChannelMessage, provider: str, code: str, now: datetime) -> None:
         record = AddressInvalidated(

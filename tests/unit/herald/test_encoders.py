@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import fastavro
 import pytest
 
+from connectors.delivery.emit import STATUS_VARIES as SENDER_STATUS_VARIES
 from herald.codec import frame
 from herald.contracts import SCHEMA_DIR
 from herald.encoders import RepeatingEncoder
@@ -129,3 +130,17 @@ def test_arrays_and_maps_must_vary_and_unknown_fields_are_refused() -> None:
         RepeatingEncoder(7, _parsed("notification_request.avsc"), ("request_id",))
     with pytest.raises(ValueError, match="no fields"):
         RepeatingEncoder(7, _parsed("delivery_status.avsc"), ("nope",))
+
+
+def test_a_senders_statuses_encode_as_fastavro_does() -> None:
+    parsed = _parsed("delivery_status.avsc")
+    rng = random.Random(4)
+    encoder = RepeatingEncoder(7, parsed, SENDER_STATUS_VARIES)
+    for _ in range(500):
+        status = replace(
+            _status(rng),
+            provider=_maybe(rng, rng.choice(["fcm", "apns", "sns"])),  # type: ignore[arg-type]
+            provider_message_id=_maybe(rng, _text(rng)),  # type: ignore[arg-type]
+            detail=_maybe(rng, _text(rng)),  # type: ignore[arg-type]
+        )
+        assert encoder.encode(status) == _fastavro(parsed, status)
