@@ -144,10 +144,12 @@ def _default_limits() -> dict[Channel, int]:
 class AgentBatch(_Frozen):
     """The fan-out and decide agents take up to ``size`` events at a time (requests, or
     shards of up to ``shard_size`` users), waiting at most ``within_s`` for a batch to fill;
-    a batch ends once the broker confirmed everything it produced."""
+    a batch ends once the broker confirmed everything it produced. Each confirmation leaves the
+    worker idle for a broker round trip, so batches are large: in `bench pipeline` (requests of
+    100) 100 events and 20 ms sustained 4,000/s, 500 and 50 ms 6,000/s."""
 
-    size: int = Field(default=100, ge=1)
-    within_s: float = Field(default=0.02, gt=0)
+    size: int = Field(default=500, ge=1)
+    within_s: float = Field(default=0.05, gt=0)
 
 
 class PipelineSettings(_Frozen):
