@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
@@ -31,9 +31,7 @@ class _Call:
     script: AsyncScript
     keys: Sequence[str]
     args: Sequence[Arg]
-    reply: asyncio.Future[Any] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    reply: asyncio.Future[Any]
 
 
 class Pipelined:
@@ -53,7 +51,7 @@ class Pipelined:
         loop = asyncio.get_running_loop()
         if self._queued and self._loop is not loop:
             self._queued = []  # left by a loop that stopped before its flush: nobody waits
-        call = _Call(script, keys, args)
+        call = _Call(script, keys, args, loop.create_future())
         if not self._queued:
             self._loop = loop
             loop.call_soon(self._flush)

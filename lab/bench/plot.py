@@ -22,7 +22,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after the backend is chosen
 from matplotlib.figure import Figure
 
-CHANNELS = ("push", "sms", "email")
+from herald.models import Channel
+
+CHANNELS = tuple(c.value for c in Channel)
 Results = Mapping[str, Any]
 
 
@@ -53,9 +55,13 @@ def _axes(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Any]:
     return figure, axes
 
 
-def _offered_line(axes: Any, offered: Sequence[float]) -> None:
+def _reference(
+    axes: Any, offered: Sequence[float], share: float = 1.0, label: str = "achieved = offered"
+) -> None:
+    """The line where achieved is ``share`` of the offered rate."""
     top = max(offered, default=1)
-    axes.plot([0, top], [0, top], linestyle=":", color="grey", label="achieved = offered")
+    style = ":" if share == 1.0 else "--"
+    axes.plot([0, top], [0, top * share], linestyle=style, color="grey", label=label)
 
 
 def pipeline_figure(results: Results) -> Figure:
@@ -75,7 +81,7 @@ def pipeline_figure(results: Results) -> Figure:
             marker="o",
             label=f"{name} (sustained {sustained}/s)",
         )
-    _offered_line(axes, offered)
+    _reference(axes, offered)
     axes.legend()
     return figure
 
@@ -94,10 +100,8 @@ def delivery_figure(results: Results) -> Figure:
     axes.plot(
         offered, [s["achieved_messages_per_s"] for s in steps], marker="s", label="all channels"
     )
-    _offered_line(axes, offered)
-    top = max(offered, default=1)
-    axes.plot([0, top], [0, top / len(CHANNELS)], linestyle="--", color="grey",
-              label="a channel's share")  # fmt: skip
+    _reference(axes, offered)
+    _reference(axes, offered, 1 / len(CHANNELS), "a channel's share")
     axes.legend()
     return figure
 
