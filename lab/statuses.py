@@ -37,6 +37,16 @@ class StatusReader:
     def close(self) -> None:
         self._consumer.close()
 
+    def assigned(self, timeout_s: float = 30.0) -> StatusReader:
+        """Poll until the group has given this reader its partitions, so what is published
+        from now on is read as it arrives (a new group's first join takes seconds)."""
+        deadline = time.monotonic() + timeout_s
+        while not self._consumer.assignment():
+            if time.monotonic() > deadline:
+                raise WaitTimedOut(f"no partitions assigned after {timeout_s:.0f}s")
+            self.poll(0.2)
+        return self
+
     def poll(self, timeout_s: float = 0.5, max_records: int = 10_000) -> list[DeliveryStatus]:
         fresh = []
         for message in self._consumer.consume(max_records, timeout_s):

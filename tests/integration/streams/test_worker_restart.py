@@ -17,9 +17,9 @@ def test_a_killed_worker_resumes_and_every_recipient_gets_a_status(
     stack: HeraldSettings, tmp_path: Path
 ) -> None:
     with running_pipeline(stack, tmp_path) as pipeline:
+        reader = pipeline.statuses().assigned()  # reading before the fan-out begins
         big = request([f"r-{i}" for i in range(RECIPIENTS)], channels=(Channel.PUSH,))
         pipeline.publisher.publish(big)
-        reader = pipeline.statuses()
         reader.wait_until(lambda seen: len(seen) >= 300, timeout_s=60)
 
         pipeline.worker.stop(signal.SIGKILL)  # in the middle: no clean shutdown, no commit
