@@ -10,7 +10,6 @@ from cassandra.policies import ConstantReconnectionPolicy
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from connectors.sink.migrate import keyspace_name, pending
 from connectors.sink.store import StatusStore
 from connectors.sink.worker import SinkWorker, consumer_config
 from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
@@ -19,6 +18,7 @@ from herald.contracts import STATUS, TopicCodec
 from herald.errors import CassandraOutage, ConfigurationError
 from herald.lifecycle import Stop
 from herald.metrics import SinkMetrics
+from herald.migrate import keyspace_name, pending
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics

@@ -8,55 +8,15 @@ redelivered event overwrites the same two rows instead of adding new ones.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from functools import cache
+from datetime import UTC, datetime
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cassandra.query import UNSET_VALUE
 
-from herald.errors import ConfigurationError
-from herald.models import Channel, DeliveryStatus, State
+from herald.history import StatusRow, channel_column, day_bucket
+from herald.models import DeliveryStatus
 
-# A clustering column cannot be null: a status decided before any channel (expired) is
-# stored under the empty channel and read back as None.
-NO_CHANNEL = ""
 UNSET: object = UNSET_VALUE  # the driver's marker for a column left out of an insert
-
-
-@dataclass(frozen=True, slots=True)
-class StatusRow:
-    """One event as stored: the same columns in both tables (``day`` keys the user's table)."""
-
-    notification_id: str
-    occurred_at: datetime  # aware, UTC, millisecond precision (as Cassandra keeps it)
-    channel: Channel | None
-    state: State
-    attempt: int
-    request_id: str
-    user_id: str
-    day: date
-    reason: str | None = None
-    detail: str | None = None
-    provider: str | None = None
-    provider_message_id: str | None = None
-    tenant: str | None = None
-
-
-@cache
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigurationError(f"day_bucket_tz {name!r} is not an IANA time zone") from exc
-
-
-def day_bucket(occurred_at: datetime, tz: str = "UTC") -> date:
-    """The calendar day of ``occurred_at`` in ``tz``: the user table's partition bucket."""
-    if occurred_at.tzinfo is None:
-        occurred_at = occurred_at.replace(tzinfo=UTC)
-    return occurred_at.astimezone(zone(tz)).date()
 
 
 def to_millis(moment: datetime) -> datetime:
@@ -83,14 +43,6 @@ def to_row(status: DeliveryStatus, tz: str = "UTC") -> StatusRow:
         provider_message_id=status.provider_message_id,
         tenant=status.tenant,
     )
-
-
-def channel_column(channel: Channel | None) -> str:
-    return NO_CHANNEL if channel is None else channel.value
-
-
-def channel_of(column: str) -> Channel | None:
-    return None if column == NO_CHANNEL else Channel(column)
 
 
 Key = tuple[object, ...]

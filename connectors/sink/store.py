@@ -14,7 +14,6 @@ from connectors.sink.rows import (
     STATUS_COLUMNS,
     USER_COLUMNS,
     Key,
-    StatusRow,
     batch_groups,
     params_size,
     status_params,
@@ -22,9 +21,7 @@ from connectors.sink.rows import (
 )
 from herald.cassandra import CASSANDRA_ERRORS
 from herald.errors import CassandraOutage, ConfigurationError
-
-STATUS_TABLE = "notification_status"
-USER_TABLE = "user_notifications"
+from herald.history import STATUS_TABLE, USER_TABLE, StatusRow
 
 Write = tuple[BoundStatement | BatchStatement, tuple[()]]
 

@@ -20,10 +20,8 @@ from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
-from connectors.sink.rows import StatusRow, to_row
+from connectors.sink.rows import to_row
 from connectors.sink.store import (
-    STATUS_TABLE,
-    USER_TABLE,
     SinkUnavailable,
     StatusStore,
     Write,
@@ -32,6 +30,7 @@ from connectors.sink.store import (
 from herald import deadletter
 from herald.contracts import TopicCodec
 from herald.errors import CodecError, HeraldError, KafkaOutage, OutageError
+from herald.history import STATUS_TABLE, USER_TABLE, StatusRow
 from herald.lag import assigned_lag
 from herald.lifecycle import Stop
 from herald.metrics import SinkMetrics

@@ -21,7 +21,7 @@ def say_migrated(config: HeraldSettings, applied: list[str]) -> None:
 @app.command("migrate")
 def migrate() -> None:
     """Create the keyspace if needed and apply the pending CQL migrations, in order."""
-    from connectors.sink.migrate import apply_migrations
+    from herald.migrate import apply_migrations
 
     config = settings()
     say_migrated(config, apply_migrations(config.cassandra))

@@ -36,7 +36,7 @@ def print_status(statuses: list[ServerStatus]) -> None:
 def up() -> None:
     """Fetch the servers on first use, start them, wait until each answers, then apply the
     Cassandra migrations (`herald db migrate`)."""
-    from connectors.sink.migrate import apply_migrations
+    from herald.migrate import apply_migrations
     from herald.progress import bar
     from infra.stack.launcher import Stack
 

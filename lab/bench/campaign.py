@@ -28,8 +28,8 @@ from cassandra.cluster import Session
 from cassandra.query import SimpleStatement
 from confluent_kafka.admin import AdminClient
 
-from connectors.sink.migrate import migrate
 from herald.cassandra import cassandra_cluster
+from herald.migrate import migrate
 from herald.models import (
     Channel,
     Device,

@@ -32,11 +32,11 @@ from cassandra.concurrent import execute_concurrent_with_args
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from connectors.sink.migrate import migrate
 from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, TopicCodec
 from herald.errors import CassandraOutage, KafkaOutage
+from herald.migrate import migrate
 from herald.models import Channel, ChannelMessage, State
 from herald.progress import Progress, quiet
 from herald.publisher import producer_config

@@ -23,11 +23,11 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from connectors.sink.app import ensure_sink_topics
-from connectors.sink.migrate import migrate
 from herald.cassandra import cassandra_cluster
 from herald.codec import AvroCodec
 from herald.contracts import STATUS, TopicCodec
 from herald.errors import KafkaOutage
+from herald.migrate import migrate
 from herald.models import Channel, DeliveryStatus, State
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings

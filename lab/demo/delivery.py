@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.registry import push_provider_for
-from connectors.sink.history import recent_for_user
-from connectors.sink.migrate import apply_migrations
 from herald.cassandra import cassandra_cluster
+from herald.history import recent_for_user
+from herald.migrate import apply_migrations
 from herald.models import Channel
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames

@@ -24,7 +24,7 @@ PROBE = textwrap.dedent(
     from herald.contracts import REQUEST, SCHEMA_DIR, load_schema, topic_contracts
     from herald.settings import HeraldSettings
     from herald.topics import TopicNames
-    from connectors.sink.migrate import MIGRATIONS_DIR
+    from herald.migrate import MIGRATIONS_DIR
     from streams.templates import TemplateStore
 
     settings = HeraldSettings()

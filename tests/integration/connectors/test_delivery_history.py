@@ -7,8 +7,8 @@ from pathlib import Path
 
 from cassandra.cluster import Session
 
-from connectors.sink.history import recent_for_user, timeline
-from connectors.sink.migrate import migrate
+from herald.history import recent_for_user, timeline
+from herald.migrate import migrate
 from herald.models import Channel, Platform, State
 from herald.settings import HeraldSettings
 from lab.offsets import wait_caught_up

@@ -13,10 +13,10 @@ from cassandra.cluster import Session
 
 from connectors.delivery.app import open_sender
 from connectors.sink.app import open_sink
-from connectors.sink.history import timeline
-from connectors.sink.migrate import migrate
 from herald.errors import ConfigurationError
+from herald.history import timeline
 from herald.lifecycle import Bounds, Stop, run_rounds
+from herald.migrate import migrate
 from herald.models import Channel, State
 from herald.settings import HeraldSettings
 from lab.offsets import group_lag

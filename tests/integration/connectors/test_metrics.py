@@ -12,7 +12,7 @@ from pathlib import Path
 from cassandra.cluster import Session
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.sink.migrate import migrate
+from herald.migrate import migrate
 from herald.models import Channel, Platform, State
 from herald.settings import HeraldSettings
 from lab.offsets import wait_caught_up

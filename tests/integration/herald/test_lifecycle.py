@@ -11,7 +11,7 @@ import pytest
 from cassandra.cluster import Session
 from confluent_kafka.admin import AdminClient
 
-from connectors.sink.migrate import migrate
+from herald.migrate import migrate
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames
 from lab.sandboxes import SandboxControl

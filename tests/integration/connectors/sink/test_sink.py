@@ -14,11 +14,11 @@ from cassandra.cluster import Session
 from confluent_kafka import Consumer, Producer
 
 from connectors.sink.app import ensure_sink_topics
-from connectors.sink.history import recent_for_user, timeline
-from connectors.sink.migrate import migrate, pending
 from herald import deadletter
 from herald.codec import AvroCodec
 from herald.contracts import STATUS, TopicCodec, load_schema, subject
+from herald.history import recent_for_user, timeline
+from herald.migrate import migrate, pending
 from herald.models import Channel, DeliveryStatus, State
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings

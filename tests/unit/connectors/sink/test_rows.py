@@ -7,10 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from connectors.sink.rows import (
-    NO_CHANNEL,
     UNSET,
     batch_groups,
-    day_bucket,
     params_size,
     status_key,
     status_params,
@@ -19,6 +17,7 @@ from connectors.sink.rows import (
     user_params,
 )
 from herald.errors import ConfigurationError
+from herald.history import NO_CHANNEL, day_bucket
 from herald.models import Channel, DeliveryStatus, State
 
 AT = datetime(2025, 3, 9, 23, 30, 0, 123_456, tzinfo=UTC)

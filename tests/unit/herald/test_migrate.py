@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sink.migrate import MigrationError, keyspace_name, load, split_statements
 from herald.errors import ConfigurationError
+from herald.migrate import MigrationError, keyspace_name, load, split_statements
 from herald.settings import CassandraSettings
 
 
