@@ -320,6 +320,20 @@ class MetricsSettings(_Frozen):
     host: str = "127.0.0.1"  # 0.0.0.0 to be scraped from other machines
 
 
+class ApiSettings(_Frozen):
+    """`herald api`: the HTTP front door."""
+
+    host: str = "127.0.0.1"  # 0.0.0.0 to serve other machines
+    port: int = 8480
+    workers: int = Field(default=1, ge=1)  # uvicorn processes
+    # How long a publish waits for the broker's confirmation before the answer is a 503.
+    publish_timeout_s: float = Field(default=10.0, gt=0)
+    idempotency_ttl_s: int = 24 * 3600  # how long a key's first answer is kept
+    key_cache_s: float = 5.0  # how long a looked-up API key is trusted (a revocation's delay)
+    history_days: int = Field(default=30, ge=1)  # how far back a user's history is listed
+    page_size_max: int = 500
+
+
 SETTINGS_FILE = "HERALD_SETTINGS_FILE"
 T = TypeVar("T")
 
@@ -349,6 +363,7 @@ class HeraldSettings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
 
     @classmethod

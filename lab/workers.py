@@ -121,3 +121,40 @@ class WorkerProcess:
         trace: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class ApiProcess(WorkerProcess):
+    """``herald api`` in a child process on ``port``; ready once its services are connected
+    (its lifespan writes the ready file)."""
+
+    def __init__(self, settings: HeraldSettings, log_file: Path, port: int) -> None:
+        super().__init__("api", settings, log_file)
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "herald",
+            "api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+
+    def start(self) -> ApiProcess:
+        super().start()  # its services are connected; uvicorn binds the port right after
+        import httpx
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=1).raise_for_status()
+                return self
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise WorkerFailed(f"herald api did not answer on {self.url}") from None
+                time.sleep(0.05)

@@ -14,6 +14,8 @@ import typer
 
 from herald import __version__
 from herald.cli import bench, db, dlq, sandbox, schemas, stack, topics, worker
+from herald.cli.api import api
+from herald.cli.api import keys as api_keys
 from herald.cli.common import HeraldGroup, run
 from herald.cli.demo import demo
 from herald.cli.publish import publish
@@ -47,10 +49,12 @@ for name, group in (
     ("bench", bench.app),
     ("sandbox", sandbox.app),
     ("db", db.app),
+    ("api-keys", api_keys),
 ):
     app.add_typer(group, name=name)
 app.command("publish")(publish)
 app.command("demo")(demo)
+app.command("api")(api)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TOP = ("herald", "streams", "connectors", "infra", "lab")
+TOP = ("herald", "streams", "connectors", "api", "infra", "lab")
 # Package data installed inside the core (pyproject's package-dir).
 MAPPED = {"herald.schemas": "schemas", "herald.templates": "templates"}
 # The stages inside connectors/: each may use the providers, none another stage.
@@ -66,18 +66,23 @@ def within(name: str, *packages: str) -> bool:
 def test_the_core_imports_no_stage_and_no_tooling(name: str, path: Path) -> None:
     # The CLI is the one way in: it imports stages and tooling inside its commands only.
     found = imports(path, top_level_only=within(name, "herald.cli"))
-    assert not {m for m in found if within(m, "streams", "connectors", "infra", "lab")}
+    assert not {m for m in found if within(m, "streams", "connectors", "api", "infra", "lab")}
 
 
 @pytest.mark.parametrize(("name", "path"), list(modules("streams")))
 def test_streams_imports_no_other_stage(name: str, path: Path) -> None:
-    assert not {m for m in imports(path) if within(m, "connectors", "infra", "lab")}
+    assert not {m for m in imports(path) if within(m, "connectors", "api", "infra", "lab")}
+
+
+@pytest.mark.parametrize(("name", "path"), list(modules("api")))
+def test_the_api_imports_no_other_stage(name: str, path: Path) -> None:
+    assert not {m for m in imports(path) if within(m, "streams", "connectors", "infra", "lab")}
 
 
 @pytest.mark.parametrize(("name", "path"), list(modules("connectors")))
 def test_connectors_import_no_other_stage(name: str, path: Path) -> None:
     found = imports(path)
-    assert not {m for m in found if within(m, "streams", "infra", "lab")}
+    assert not {m for m in found if within(m, "streams", "api", "infra", "lab")}
     own = [stage for stage in CONNECTOR_STAGES if within(name, stage)]
     others = [stage for stage in CONNECTOR_STAGES if stage not in own]
     assert not {m for m in found if within(m, *others)}
@@ -85,7 +90,7 @@ def test_connectors_import_no_other_stage(name: str, path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "path"), list(modules("infra")))
 def test_infra_imports_only_the_core(name: str, path: Path) -> None:
-    assert not {m for m in imports(path) if within(m, "streams", "connectors", "lab")}
+    assert not {m for m in imports(path) if within(m, "streams", "connectors", "api", "lab")}
 
 
 def test_every_package_is_installed() -> None:

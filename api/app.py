@@ -1,0 +1,94 @@
+"""The app factory: ``create_app(settings)``; ``from_environment`` is what uvicorn's workers
+call (each reads the settings itself, from ``HERALD_*`` or ``HERALD_SETTINGS_FILE``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api import lookups, notifications
+from api.bodies import Checks
+from api.services import Services
+from herald import __version__
+from herald.errors import OutageError
+from herald.settings import HeraldSettings, read_settings
+
+DESCRIPTION = (
+    "Herald's HTTP front door: publish notification requests and look up what happened to "
+    "them. Every route but health takes an API key as a bearer token."
+)
+
+
+def create_app(settings: HeraldSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = Services.connect(settings)
+        ready = settings.lifecycle.ready_file
+        if ready is not None:
+            ready.touch()
+        try:
+            yield
+        finally:
+            await app.state.services.close()
+
+    app = FastAPI(title="Herald", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.include_router(notifications.router)
+    app.include_router(lookups.router)
+    _health(app)
+    _handlers(app)
+    return app
+
+
+def from_environment() -> FastAPI:
+    return create_app(read_settings())
+
+
+def _health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process serves."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=Checks, responses={503: {"model": Checks}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Kafka, the registry, Cassandra and Redis answer."""
+        checks = await request.app.state.services.checks()
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, 200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics of this process."""
+        registry = request.app.state.services.metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(OutageError)
+    async def outage(request: Request, error: OutageError) -> JSONResponse:
+        # a server is away: retry, as for a 503 of the publish
+        return JSONResponse(
+            {"detail": f"{type(error).__name__}: try again"},
+            503,
+            headers={"Retry-After": str(notifications.RETRY_AFTER_S)},
+        )
+
+    @app.middleware("http")
+    async def measured(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        services = getattr(request.app.state, "services", None)
+        if services is not None:
+            services.metrics.answered(
+                template, request.method, response.status_code, time.perf_counter() - started
+            )
+        return response

@@ -1,0 +1,39 @@
+"""The API's Prometheus metrics, on a registry of its own, served at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "herald_api_requests",
+            "HTTP requests answered, by route template, method and status code",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "herald_api_request_seconds",
+            "Time to answer an HTTP request, by route template",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.published = Counter(
+            "herald_api_published_requests",
+            "Notification requests the broker confirmed",
+            registry=self.registry,
+        )
+        self.recipients = Counter(
+            "herald_api_published_recipients",
+            "Recipients of the notification requests the broker confirmed",
+            registry=self.registry,
+        )
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)

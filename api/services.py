@@ -1,0 +1,90 @@
+"""What the API's routes use, built from settings once per process and closed at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from cassandra.cluster import Cluster, Session
+from redis.asyncio import Redis
+
+from api.idempotency import IdempotencyKeys
+from api.keys import KeyStore, Verifier
+from api.metrics import ApiMetrics
+from api.publishing import AsyncPublisher
+from herald.cassandra import cassandra_cluster
+from herald.codec import AvroCodec
+from herald.history import HistoryReader
+from herald.settings import HeraldSettings
+
+
+@dataclass
+class Services:
+    settings: HeraldSettings
+    codec: AvroCodec
+    publisher: AsyncPublisher
+    cluster: Cluster
+    session: Session
+    history: HistoryReader
+    verifier: Verifier
+    redis: Redis
+    idempotency: IdempotencyKeys
+    metrics: ApiMetrics
+
+    @classmethod
+    def connect(cls, settings: HeraldSettings) -> Services:
+        codec = AvroCodec.from_settings(settings.registry)
+        cluster = cassandra_cluster(settings.cassandra)
+        session = cluster.connect()
+        keyspace = settings.cassandra.keyspace
+        redis = Redis.from_url(settings.redis.url.get_secret_value())
+        return cls(
+            settings=settings,
+            codec=codec,
+            publisher=AsyncPublisher(settings, codec),
+            cluster=cluster,
+            session=session,
+            history=HistoryReader(session, keyspace, settings.sink.day_bucket_tz),
+            verifier=Verifier(KeyStore(session, keyspace), settings.api.key_cache_s),
+            redis=redis,
+            idempotency=IdempotencyKeys(
+                redis, settings.kafka.topic_prefix, settings.api.idempotency_ttl_s
+            ),
+            metrics=ApiMetrics(),
+        )
+
+    async def checks(self) -> dict[str, bool]:
+        """Whether each server answers now (for /readyz)."""
+        return {
+            "kafka": self.publisher.reachable(),
+            "registry": self._registry_answers(),
+            "cassandra": self._cassandra_answers(),
+            "redis": await self._redis_answers(),
+        }
+
+    def _registry_answers(self) -> bool:
+        registry = self.settings.registry
+        try:
+            response = httpx.get(f"{registry.url}/subjects", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _cassandra_answers(self) -> bool:
+        try:
+            self.session.execute("SELECT release_version FROM system.local", timeout=2.0)
+        except Exception:  # any driver failure means: not ready
+            return False
+        return True
+
+    async def _redis_answers(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except Exception:  # any client failure means: not ready
+            return False
+
+    async def close(self) -> None:
+        self.publisher.close()
+        await self.redis.aclose()
+        self.cluster.shutdown()
+        self.codec.close()

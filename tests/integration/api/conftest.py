@@ -1,0 +1,111 @@
+"""`herald api` as a child process on its own topic prefix and keyspace, and keys for it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from cassandra.cluster import Session
+from confluent_kafka.admin import AdminClient
+
+from api.keys import KeyStore, Scope
+from herald.migrate import migrate
+from herald.settings import CassandraSettings, HeraldSettings
+from herald.topics import TopicNames, ensure_topics, pipeline_topics
+from lab.sandboxes.config import free_port
+from lab.workers import ApiProcess
+
+
+@dataclass
+class Api:
+    settings: HeraldSettings
+    process: ApiProcess
+    keys: KeyStore
+    names: TopicNames
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def token(self, *scopes: Scope) -> str:
+        return self.keys.create("tests", scopes)[1]
+
+
+@pytest.fixture
+def migrated(cql: Session, keyspace: str) -> str:
+    migrate(cql, CassandraSettings(keyspace=keyspace))
+    return keyspace
+
+
+@pytest.fixture
+def start_api(
+    stack: HeraldSettings, cql: Session, migrated: str, tmp_path: Path
+) -> Iterator[Callable[..., Api]]:
+    """Starts an API on a fresh prefix (its topics created) and the test's keyspace;
+    ``**sections`` change its settings."""
+    started: list[Api] = []
+    admin = AdminClient(stack.kafka.client_config())
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    names = TopicNames(prefix)
+    ensure_topics(admin, pipeline_topics(names, stack.pipeline.partitions))
+
+    def start(settings: HeraldSettings | None = None, **sections: dict[str, object]) -> Api:
+        base = (settings or stack.with_prefix(prefix)).updated(
+            cassandra={"keyspace": migrated}, api={"key_cache_s": 0.0}
+        )
+        config = base.updated(**sections) if sections else base
+        log = tmp_path / f"api-{len(started)}.log"
+        process = ApiProcess(config, log, free_port()).start()
+        api = Api(config, process, KeyStore(cql, migrated), names)
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        api.process.stop()
+    ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+    for future in admin.delete_topics(ours, operation_timeout=30).values():
+        future.result(timeout=30)
+    client = redis.Redis.from_url(stack.redis.url.get_secret_value())
+    stale = list(client.scan_iter(f"{prefix}*"))
+    if stale:
+        client.delete(*stale)
+    client.close()
+
+
+@pytest.fixture
+def api(start_api: Callable[..., Api]) -> Api:
+    return start_api()
+
+
+def requests_on_topic(api: Api, idle_s: float = 3.0) -> list[tuple[bytes, dict[str, object]]]:
+    """Every record on the requests topic (key, decoded), read until ``idle_s`` pass with
+    nothing new."""
+    import time
+
+    from confluent_kafka import Consumer
+
+    from herald.codec import AvroCodec
+
+    consumer = Consumer(
+        api.settings.kafka.client_config(
+            **{"group.id": f"test-read-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"}
+        )
+    )
+    consumer.subscribe([api.names.requests])
+    found: list[tuple[bytes, dict[str, object]]] = []
+    quiet_since = time.monotonic()
+    with AvroCodec.from_settings(api.settings.registry) as codec:
+        try:
+            while time.monotonic() - quiet_since < idle_s or not consumer.assignment():
+                for message in consumer.consume(100, 0.5):
+                    if message.error() is None:
+                        found.append((message.key(), codec.decode(message.value())))
+                        quiet_since = time.monotonic()
+        finally:
+            consumer.close()
+    return found
