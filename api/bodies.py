@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from herald.history import StatusRow
+from herald.history import RequestCounts, StatusRow
 from herald.models import Channel, NotificationRequest, Priority, State
 
 
@@ -124,6 +124,34 @@ class Timeline(BaseModel):
 class HistoryPage(BaseModel):
     items: list[Status]
     next_cursor: str | None
+
+
+class ChannelCounts(BaseModel):
+    channel: Channel | None = Field(description="null: decided before a channel (expired)")
+    states: dict[State, int]
+
+
+class RequestSummary(BaseModel):
+    """A request's notifications counted by their latest state, in all and per channel."""
+
+    request_id: str
+    notifications: int
+    states: dict[State, int]
+    channels: list[ChannelCounts]
+
+    @classmethod
+    def of(cls, counts: RequestCounts) -> RequestSummary:
+        return cls(
+            request_id=counts.request_id,
+            notifications=counts.notifications,
+            states=dict(counts.total()),
+            channels=[
+                ChannelCounts(channel=channel, states=dict(states))
+                for channel, states in sorted(
+                    counts.by_channel.items(), key=lambda item: item[0] or ""
+                )
+            ],
+        )
 
 
 class Problem(BaseModel):

@@ -1,4 +1,5 @@
-"""What happened: a notification's timeline and a user's history, read from Cassandra."""
+"""What happened: a notification's timeline, a user's history and a request's outcomes,
+read from Cassandra."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api.auth import require
-from api.bodies import HistoryPage, Problem, Status, Timeline
+from api.bodies import HistoryPage, Problem, RequestSummary, Status, Timeline
 from api.keys import ApiKey, Scope
 from api.services import Services
 from herald.history import BadCursor, Cursor
@@ -63,3 +64,12 @@ def user_notifications(
         items=[Status.of(row) for row in page.rows],
         next_cursor=None if page.cursor is None else page.cursor.encode(),
     )
+
+
+@router.get("/v1/requests/{request_id}", response_model=RequestSummary, responses=ANSWERS)
+def request_outcomes(request: Request, request_id: str, key: Reader) -> RequestSummary:
+    """How many of a request's notifications are in each state (their latest), per channel."""
+    counts = _services(request).history.request_counts(request_id)
+    if counts.notifications == 0:
+        raise HTTPException(404, "no statuses of this request")
+    return RequestSummary.of(counts)

@@ -9,13 +9,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 
 from herald.errors import ConfigurationError, HeraldError
@@ -25,6 +29,9 @@ from herald.settings import CassandraSettings
 
 STATUS_TABLE = "notification_status"
 USER_TABLE = "user_notifications"
+REQUEST_TABLE = "request_outcomes"
+# A request's outcomes are spread over this many partitions (changing it orphans old rows).
+REQUEST_BUCKETS = 16
 # A clustering column cannot be null: a status decided before any channel (expired) is
 # stored under the empty channel and read back as None.
 NO_CHANNEL = ""
@@ -75,6 +82,42 @@ def channel_column(channel: Channel | None) -> str:
 
 def channel_of(column: str) -> Channel | None:
     return None if column == NO_CHANNEL else Channel(column)
+
+
+def request_bucket(notification_id: str) -> int:
+    """Which of its request's partitions a notification's outcome lives in."""
+    return zlib.crc32(notification_id.encode()) % REQUEST_BUCKETS
+
+
+_STATE_RANK = {state: rank for rank, state in enumerate(State)}
+
+
+def write_time(row: StatusRow) -> int:
+    """The write timestamp (µs) of a row of ``request_outcomes``: the event's time, so the
+    latest event wins in any arrival order; events of one millisecond in State's order."""
+    return int(row.occurred_at.timestamp() * 1000) * 1000 + _STATE_RANK[row.state]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounts:
+    """A request's notifications by their latest state, per channel."""
+
+    request_id: str
+    notifications: int
+    by_channel: dict[Channel | None, Counter[State]] = field(default_factory=dict)
+
+    def total(self) -> Counter[State]:
+        return sum(self.by_channel.values(), Counter())
+
+
+def count_outcomes(request_id: str, rows: Iterable[Any]) -> RequestCounts:
+    """Pure: outcome rows (notification_id, channel, state) counted."""
+    notifications: set[str] = set()
+    by_channel: dict[Channel | None, Counter[State]] = {}
+    for row in rows:
+        notifications.add(row.notification_id)
+        by_channel.setdefault(channel_of(row.channel), Counter())[State(row.state)] += 1
+    return RequestCounts(request_id, len(notifications), by_channel)
 
 
 class BadCursor(HeraldError):
@@ -137,6 +180,12 @@ def _row(found: Any, day: date) -> StatusRow:
     )
 
 
+def _raised(ok: bool, result: Any) -> bool:
+    if not ok:
+        raise result
+    return True
+
+
 class HistoryReader:
     """Both history tables of one keyspace, their queries prepared once."""
 
@@ -151,6 +200,23 @@ class HistoryReader:
         self._day: PreparedStatement = session.prepare(
             f"SELECT {_COLUMNS} FROM {space}.{USER_TABLE} WHERE user_id = ? AND day = ?"  # noqa: S608
         )
+        self._outcomes: PreparedStatement = session.prepare(
+            f"SELECT notification_id, channel, state FROM {space}.{REQUEST_TABLE} "  # noqa: S608
+            "WHERE request_id = ? AND bucket = ?"
+        )
+
+    def request_counts(self, request_id: str) -> RequestCounts:
+        """A request's notifications counted by latest state: every bucket read at once, each
+        a page at a time (a campaign's million rows take seconds, not memory)."""
+        results = execute_concurrent_with_args(
+            self._session,
+            self._outcomes,
+            [(request_id, bucket) for bucket in range(REQUEST_BUCKETS)],
+            concurrency=REQUEST_BUCKETS,
+            results_generator=False,
+        )
+        rows = (row for ok, result in results if _raised(ok, result) for row in result)
+        return count_outcomes(request_id, rows)
 
     def timeline(self, notification_id: str) -> list[StatusRow]:
         """Every status of one notification, oldest first."""

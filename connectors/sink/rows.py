@@ -1,8 +1,9 @@
 """Pure mapping from a status event to its history rows, and the keys those rows live under.
 
-Every status event becomes exactly one row in ``notification_status`` and one in
-``user_notifications``. Both rows' primary keys are derived from the event alone, so a
-redelivered event overwrites the same two rows instead of adding new ones.
+Every status event becomes exactly one row in ``notification_status``, one in
+``user_notifications`` and one in ``request_outcomes``. The rows' primary keys are derived from
+the event alone, so a redelivered event overwrites the same rows instead of adding new ones;
+``request_outcomes`` keeps one row per notification and channel, the latest event's.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import TypeVar
 
 from cassandra.query import UNSET_VALUE
 
-from herald.history import StatusRow, channel_column, day_bucket
+from herald.history import StatusRow, channel_column, day_bucket, request_bucket, write_time
 from herald.models import DeliveryStatus
 
+ROWS_PER_STATUS = 3  # the rows each status event writes, one per history table
 UNSET: object = UNSET_VALUE  # the driver's marker for a column left out of an insert
 
 
@@ -72,6 +74,20 @@ def user_key(row: StatusRow) -> Key:
     )
 
 
+def request_params(row: StatusRow) -> Key:
+    """What ``REQUEST_COLUMNS`` bind, then the write's timestamp (``USING TIMESTAMP ?``)."""
+    return (
+        row.request_id,
+        request_bucket(row.notification_id),
+        row.notification_id,
+        channel_column(row.channel),
+        row.state.value,
+        row.user_id,
+        row.occurred_at,
+        write_time(row),
+    )
+
+
 def _unset_if_none(value: str | None) -> object:
     return UNSET if value is None else value
 
@@ -117,6 +133,16 @@ USER_COLUMNS = (
     "state",
     "attempt",
     *_DETAILS,
+)
+
+REQUEST_COLUMNS = (
+    "request_id",
+    "bucket",
+    "notification_id",
+    "channel",
+    "state",
+    "user_id",
+    "occurred_at",
 )
 
 

@@ -11,17 +11,19 @@ from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
 from connectors.sink.rows import (
+    REQUEST_COLUMNS,
     STATUS_COLUMNS,
     USER_COLUMNS,
     Key,
     batch_groups,
     params_size,
+    request_params,
     status_params,
     user_params,
 )
 from herald.cassandra import CASSANDRA_ERRORS
 from herald.errors import CassandraOutage, ConfigurationError
-from herald.history import STATUS_TABLE, USER_TABLE, StatusRow
+from herald.history import REQUEST_TABLE, STATUS_TABLE, USER_TABLE, StatusRow
 
 Write = tuple[BoundStatement | BatchStatement, tuple[()]]
 
@@ -40,13 +42,15 @@ def request_kinds(writes: Sequence[Write]) -> tuple[int, int]:
     return batches, len(writes) - batches
 
 
-def insert_cql(keyspace: str, table: str, columns: Sequence[str]) -> str:
+def insert_cql(keyspace: str, table: str, columns: Sequence[str], *, timed: bool = False) -> str:
+    """An insert of ``columns``; ``timed``: its write timestamp bound last."""
     marks = ", ".join("?" for _ in columns)
-    return f"INSERT INTO {keyspace}.{table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+    using = " USING TIMESTAMP ?" if timed else ""
+    return f"INSERT INTO {keyspace}.{table} ({', '.join(columns)}) VALUES ({marks}){using}"  # noqa: S608
 
 
 class StatusStore:
-    """Both history tables of one keyspace (already migrated)."""
+    """The history tables of one keyspace (already migrated)."""
 
     def __init__(self, session: Session, keyspace: str, concurrency: int) -> None:
         self._session = session
@@ -56,6 +60,9 @@ class StatusStore:
         try:
             self._status = session.prepare(insert_cql(keyspace, STATUS_TABLE, STATUS_COLUMNS))
             self._user = session.prepare(insert_cql(keyspace, USER_TABLE, USER_COLUMNS))
+            self._request = session.prepare(
+                insert_cql(keyspace, REQUEST_TABLE, REQUEST_COLUMNS, timed=True)
+            )
         except CASSANDRA_ERRORS as exc:
             raise ConfigurationError(
                 f"preparing the sink's inserts on {keyspace}: {exc} "
@@ -63,13 +70,15 @@ class StatusStore:
             ) from exc
 
     def writes(self, rows: Sequence[StatusRow]) -> list[Write]:
-        """Two inserts per row, its notification's timeline and its user's day. Rows whose
+        """Three inserts per row: its notification's timeline, its user's day and its
+        request's outcome. Rows whose
         partitions live on the same replicas go together in small unlogged batches: one
         request instead of many, and no coordinator forwarding (each driver request costs far
         more client CPU than a row in a batch)."""
         return [
             *self._grouped(self._status, [status_params(r) for r in rows]),
             *self._grouped(self._user, [user_params(r) for r in rows]),
+            *self._grouped(self._request, [request_params(r) for r in rows]),
         ]
 
     def _grouped(self, insert: PreparedStatement, params: list[Key]) -> list[Write]:

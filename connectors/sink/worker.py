@@ -2,10 +2,11 @@
 
 One batch at a time: take up to ``sink.batch_size`` records (as soon as one is there, plus
 what arrives within ``sink.linger_s``: ``herald.polling.take``), decode them (the undecodable go
-to the dead-letter topic), write two rows per status with ``sink.concurrency`` writes in
-flight, and commit the batch's offsets only once every row is written. While Cassandra (or
-the registry, or the broker for dead letters) fails, the same batch is retried with capped
-backoff and nothing more is polled; a redelivered record rewrites the same rows.
+to the dead-letter topic), write a row per status in each history table with
+``sink.concurrency`` writes in flight, and commit the batch's offsets only once every row is
+written. While Cassandra (or the registry, or the broker for dead letters) fails, the same
+batch is retried with capped backoff and nothing more is polled; a redelivered record
+rewrites the same rows.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from connectors.sink.store import (
 from herald import deadletter
 from herald.contracts import TopicCodec
 from herald.errors import CodecError, HeraldError, KafkaOutage, OutageError
-from herald.history import STATUS_TABLE, USER_TABLE, StatusRow
+from herald.history import REQUEST_TABLE, STATUS_TABLE, USER_TABLE, StatusRow
 from herald.lag import assigned_lag
 from herald.lifecycle import Stop
 from herald.metrics import SinkMetrics
@@ -108,7 +109,7 @@ class SinkWorker:
         self.store = store
         self.stop = stop
         self.metrics = metrics
-        self.written = 0  # status events written (each is two rows)
+        self.written = 0  # status events written (each is ROWS_PER_STATUS rows)
         self._assigned = False
 
     def subscribe(self) -> None:
@@ -155,7 +156,7 @@ class SinkWorker:
         if decoded.dead:
             self._dead_letter(decoded.dead)
         self.written += len(decoded.rows)  # counted before the commit a lag check waits for
-        self.metrics.written((STATUS_TABLE, USER_TABLE), len(decoded.rows))
+        self.metrics.written((STATUS_TABLE, USER_TABLE, REQUEST_TABLE), len(decoded.rows))
         self.metrics.batches.observe(len(records))
         self._commit(next_offsets(position(m) for m in records))
 

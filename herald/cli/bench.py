@@ -55,7 +55,7 @@ def sink(
     out: Path = typer.Option(Path("bench-results/sink.json"), help="Where figures go."),
     keep: bool = typer.Option(False, "--keep", help="Keep the run's topics and keyspace."),
 ) -> None:
-    """Status events a second one sink worker writes into Cassandra (two rows each)."""
+    """Status events a second one sink worker writes into Cassandra (a row per table)."""
     from lab.bench.sink import run
 
     config = settings()

@@ -32,6 +32,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from connectors.sink.rows import ROWS_PER_STATUS
 from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
 from herald.codec import AvroCodec
 from herald.contracts import CHANNEL_MESSAGE, TopicCodec
@@ -158,7 +159,7 @@ def run_step(
         offered_per_s=rate,
         published=published,
         achieved_messages_per_s=sum(after[n][0] - before[n][0] for n in senders) / seconds,
-        achieved_rows_per_s=2 * (after[SINK][0] - before[SINK][0]) / seconds,
+        achieved_rows_per_s=ROWS_PER_STATUS * (after[SINK][0] - before[SINK][0]) / seconds,
         flat=all(flat.values()),
         lag_flat=flat,
         final_lag={name: lag for name, (_, lag) in after.items()},

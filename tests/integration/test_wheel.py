@@ -84,10 +84,8 @@ def test_the_wheel_carries_contracts_templates_and_migrations(
     ours = sorted(p.name for p in (ROOT / "schemas").glob("*.avsc"))
     assert found["schemas_found"] == ours and found["contracts_load"]
     assert found["request"] == "NotificationRequest"
-    assert found["order_shipped"] and found["migrations"] == [
-        "0001_status_tables.cql",
-        "0002_api_keys.cql",
-    ]
+    assert found["order_shipped"]
+    assert found["migrations"] == sorted(p.name for p in (ROOT / "herald/migrations").glob("*.cql"))
     assert found["tooling"] == []  # neither the lab extra nor the test tools came along
 
 

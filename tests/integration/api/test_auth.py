@@ -19,6 +19,7 @@ ROUTES = [
     ("GET", "/v1/notifications/0123456789abcdef0123456789abcdef", None, Scope.READ),
     ("GET", "/v1/users/u-1/notifications", None, Scope.READ),
     ("GET", "/v1/users/nobody-at-all/notifications", None, Scope.READ),
+    ("GET", "/v1/requests/some-request", None, Scope.READ),
 ]
 
 

@@ -1,5 +1,6 @@
 """A request published over HTTP goes through the streams worker and the sink, and its
-statuses come back from the lookup routes, a user's history a page at a time."""
+statuses come back from the lookup routes: a notification's timeline, a user's history a page
+at a time, and the request's outcomes counted."""
 
 from __future__ import annotations
 
@@ -31,13 +32,13 @@ def test_statuses_of_a_request_sent_over_http_are_looked_up(
     stack: HeraldSettings, migrated: str, start_api: Callable[..., Api], tmp_path: Path
 ) -> None:
     with running_pipeline(stack, tmp_path) as pipeline:
-        alice = user("alice")
+        alice, bob = user("alice"), user("bob")  # bob has no contacts: nowhere to send
         pipeline.profiles(contacts=[reachable(alice)])
         sink_settings = pipeline.settings.updated(cassandra={"keyspace": migrated})
         with WorkerProcess("sink", sink_settings, tmp_path / "sink.log"):
             api = start_api(pipeline.settings)
             publisher, reader = api.token(Scope.PUBLISH), api.token(Scope.READ)
-            body = dict(BODY, recipients=[alice], channels=["push", "email"])
+            body = dict(BODY, recipients=[alice, bob], channels=["push", "email"])
             sent = httpx.post(f"{api.url}/v1/notifications", json=body, headers=bearer(publisher))
             assert sent.status_code == 202
             nid = notification_id(sent.json()["request_id"], alice)
@@ -55,7 +56,25 @@ def test_statuses_of_a_request_sent_over_http_are_looked_up(
                     break
                 time.sleep(0.5)
             timeline = httpx.get(f"{api.url}/v1/notifications/{nid}", headers=bearer(reader))
+            outcomes = f"{api.url}/v1/requests/{sent.json()['request_id']}"
+            deadline = time.monotonic() + 60
+            while True:
+                summary = httpx.get(outcomes, headers=bearer(reader)).json()
+                if sum(summary.get("states", {}).values()) >= 4 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            unknown = httpx.get(f"{api.url}/v1/requests/never-sent", headers=bearer(reader))
 
+    assert summary == {
+        "request_id": sent.json()["request_id"],
+        "notifications": 2,
+        "states": {"queued": 2, "suppressed": 2},
+        "channels": [
+            {"channel": "email", "states": {"queued": 1, "suppressed": 1}},
+            {"channel": "push", "states": {"queued": 1, "suppressed": 1}},
+        ],
+    }
+    assert unknown.status_code == 404
     statuses = timeline.json()["statuses"]
     assert {s["notification_id"] for s in statuses} == {nid}
     items = listed["items"]

@@ -111,7 +111,7 @@ def status(
 
 def test_migrations_are_applied_once(cql: Session, keyspace: str, stack: HeraldSettings) -> None:
     settings = stack.cassandra.model_copy(update={"keyspace": keyspace})
-    every = ["0001_status_tables", "0002_api_keys"]
+    every = ["0001_status_tables", "0002_api_keys", "0003_request_outcomes"]
     assert pending(cql, settings) == every
     assert migrate(cql, settings) == every
     assert migrate(cql, settings) == []
@@ -119,7 +119,7 @@ def test_migrations_are_applied_once(cql: Session, keyspace: str, stack: HeraldS
     recorded = list(cql.execute(f"SELECT version, name FROM {keyspace}.schema_migrations"))
     assert sorted((r.version, r.name) for r in recorded) == [(n[:4], n) for n in every]
     tables = set(cql.cluster.metadata.keyspaces[keyspace].tables)
-    assert {"notification_status", "user_notifications", "api_keys", "schema_migrations"} <= tables
+    assert {"notification_status", "user_notifications", "request_outcomes", "api_keys"} <= tables
 
 
 def test_statuses_become_rows_in_both_tables(sink: Sink, cql: Session) -> None:

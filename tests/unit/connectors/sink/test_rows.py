@@ -10,6 +10,7 @@ from connectors.sink.rows import (
     UNSET,
     batch_groups,
     params_size,
+    request_params,
     status_key,
     status_params,
     to_row,
@@ -17,7 +18,7 @@ from connectors.sink.rows import (
     user_params,
 )
 from herald.errors import ConfigurationError
-from herald.history import NO_CHANNEL, day_bucket
+from herald.history import NO_CHANNEL, REQUEST_BUCKETS, day_bucket, request_bucket, write_time
 from herald.models import Channel, DeliveryStatus, State
 
 AT = datetime(2025, 3, 9, 23, 30, 0, 123_456, tzinfo=UTC)
@@ -126,3 +127,24 @@ def test_groups_are_cut_by_rows_and_bytes() -> None:
     big = [status_params(to_row(status(attempt=a, detail="d" * 1500))) for a in range(5)]
     sizes = [len(g) for g in batch_groups(big, _first, params_size, max_bytes=4096)]
     assert sizes == [2, 2, 1]
+
+
+def test_a_request_outcome_is_keyed_by_request_bucket_notification_and_channel() -> None:
+    row = to_row(status())
+    params = request_params(row)
+    assert params[:6] == ("r-1", request_bucket("n-1"), "n-1", "push", "sent", "u-1")
+    assert 0 <= params[1] < REQUEST_BUCKETS  # type: ignore[operator]
+    assert params[7] == write_time(row)
+
+
+def test_the_latest_event_writes_last_and_one_millisecond_goes_in_state_order() -> None:
+    queued = to_row(status(state=State.QUEUED, attempt=0))
+    sent = to_row(status(state=State.SENT))
+    later = to_row(status(state=State.QUEUED, occurred_at=AT + timedelta(milliseconds=1)))
+    assert write_time(queued) < write_time(sent) < write_time(later)
+    assert write_time(queued) // 1000 == int(AT.timestamp() * 1000)
+
+
+def test_buckets_spread_a_request() -> None:
+    buckets = {request_bucket(f"n-{i}") for i in range(1000)}
+    assert buckets == set(range(REQUEST_BUCKETS))
