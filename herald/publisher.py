@@ -14,6 +14,7 @@ from herald.codec import AvroCodec
 from herald.contracts import CONTACTS, PREFERENCES, REQUEST, R, TopicCodec
 from herald.errors import KafkaOutage
 from herald.models import NotificationRequest, UserContacts, UserPreferences
+from herald.profiles import check_contacts, check_preferences
 from herald.settings import HeraldSettings
 from herald.topics import REQUEST_MAX_BYTES, TopicNames
 from herald.validation import validate
@@ -80,10 +81,14 @@ class Publisher:
         return self._send(self._requests, [(r.request_id, r) for r in batch])
 
     def publish_preferences(self, profiles: Iterable[UserPreferences]) -> int:
-        return self._send(self._preferences, [(p.user_id, p) for p in profiles])
+        """Check every profile first (nothing is sent if one is invalid), then send all."""
+        checked = [check_preferences(p) for p in profiles]
+        return self._send(self._preferences, [(p.user_id, p) for p in checked])
 
     def publish_contacts(self, contacts: Iterable[UserContacts]) -> int:
-        return self._send(self._contacts, [(c.user_id, c) for c in contacts])
+        """Check and normalize every profile first (E.164 phones), then send all."""
+        checked = [check_contacts(c) for c in contacts]
+        return self._send(self._contacts, [(c.user_id, c) for c in checked])
 
     def _send(self, codec: TopicCodec[R], keyed: list[tuple[str, R]]) -> int:
         failures: list[str] = []

@@ -28,6 +28,7 @@ from herald.contracts import (
 )
 from herald.deferred import DeferredStore
 from herald.errors import OutageError
+from herald.profiles import check_contacts, check_preferences
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, TopicSpec, describe
 from streams.handlers import Clock, Codecs, Handlers, utc_now
@@ -133,7 +134,13 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         async for event in stream.events():
             await handlers.guarded(
                 event,
-                partial(handlers.profile, event, preferences, handlers.codecs.preferences),
+                partial(
+                    handlers.profile,
+                    event,
+                    preferences,
+                    handlers.codecs.preferences,
+                    check_preferences,
+                ),
                 "preferences",
             )
             await outbox.confirmed()  # its dead letter, if it made one, before it is acknowledged
@@ -143,7 +150,13 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         async for event in stream.events():
             await handlers.guarded(
                 event,
-                partial(handlers.profile, event, contacts, handlers.codecs.contacts),
+                partial(
+                    handlers.profile,
+                    event,
+                    contacts,
+                    handlers.codecs.contacts,
+                    partial(check_contacts, strict=True),
+                ),
                 "contacts",
             )
             await outbox.confirmed()  # its dead letter, if it made one, before it is acknowledged

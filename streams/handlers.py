@@ -177,9 +177,15 @@ class Handlers:
 
     # -- profiles --------------------------------------------------------------------------
     async def profile(
-        self, event: Any, table: MutableMapping[str, bytes], codec: TopicCodec[Any]
+        self,
+        event: Any,
+        table: MutableMapping[str, bytes],
+        codec: TopicCodec[Any],
+        check: Callable[[Any], object],
     ) -> None:
-        """Keep the latest valid preferences or contacts per user; a tombstone deletes."""
+        """Keep the latest valid preferences or contacts per user; a tombstone deletes. A
+        record that fails ``check`` (herald.profiles) is dead-lettered and the user keeps the
+        profile they had."""
         key = (event.key or b"").decode(errors="replace")
         if event.value is None:
             table.pop(key, None)
@@ -187,6 +193,7 @@ class Handlers:
         record = codec.decode(event.value)
         if record.user_id != key:  # stored under the key: they must agree
             raise RecordError("the key is not the record's user_id")
+        check(record)
         table[key] = event.value
 
     # -- dead addresses --------------------------------------------------------------------

@@ -17,6 +17,14 @@ from streams.quiet_hours import quiet_until
 SEED = 7
 ZONES = ("Europe/London", "Europe/Paris", "America/New_York", "America/Sao_Paulo", "Asia/Tokyo")
 DAY = 24 * 60
+# 555-0100 to 555-0199 are set aside for fiction in every North American area code
+AREA_CODES = ("201", "202", "212", "213", "305", "312", "415", "503", "617", "702")
+
+
+def fictional_phone(number: int) -> str:
+    """A fictional North American number that still passes the E.164 checks, one of 1,000."""
+    area = AREA_CODES[number // 100 % len(AREA_CODES)]
+    return f"+1{area}555{100 + number % 100:04d}"
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ def make_user(number: int, traits: Traits, now: datetime) -> DemoUser:
             Device(f"demo-token-{number}-{n}", platforms[(number + n) % len(platforms)])
             for n in range(traits.devices)
         ),
-        phone=f"+1555{number:07d}" if traits.phone else None,  # 555: fictional numbers
+        phone=fictional_phone(number) if traits.phone else None,
         email=f"{user_id}@example.com" if traits.email else None,
     )
     return DemoUser(prefs, contacts)

@@ -57,7 +57,7 @@ def reachable(user_id: str) -> UserContacts:
     return UserContacts(
         user_id,
         devices=(Device(f"tok-{user_id}", Platform.ANDROID),),
-        phone="+15555550100",
+        phone="+12015550100",  # 555-01xx: fictional, valid for its country
         email=f"{user_id}@example.com",
     )
 

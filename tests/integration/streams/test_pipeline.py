@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -283,3 +284,53 @@ def test_dlq_list_shows_dead_letters_and_replay_sends_them_back(pipeline: Pipeli
     letters = read_records(pipeline, pipeline.names.dead_letter, before + 1, timeout_s=20)
     assert len(letters) == before + 1
     assert letters[-1][1] == letters[0][1]  # the original bytes, untouched
+
+
+def test_an_invalid_profile_is_dead_lettered_and_the_valid_one_stays(pipeline: Pipeline) -> None:
+    """Published past the SDK's checks (a stock producer would): the worker applies them."""
+    import time
+
+    from herald.contracts import CONTACTS, PREFERENCES, TopicCodec
+    from herald.publisher import producer_config
+
+    bea = user("bea")
+    pipeline.profiles(contacts=[reachable(bea)])
+    bad_phone = "0800 CALL BEA"
+    names = pipeline.names
+    producer = Producer(producer_config(pipeline.settings))
+    contacts = TopicCodec(pipeline.codec, names.user_contacts, CONTACTS)
+    prefs = TopicCodec(pipeline.codec, names.user_preferences, PREFERENCES)
+    bad_zone = UserPreferences(bea, quiet_hours=QuietHours(0, 1439, "Mars/Olympus"))
+    producer.produce(
+        names.user_contacts,
+        key=bea.encode(),
+        value=contacts.encode(dataclasses.replace(reachable(bea), phone=bad_phone)),
+    )
+    producer.produce(names.user_preferences, key=bea.encode(), value=prefs.encode(bad_zone))
+    assert producer.flush(10) == 0
+
+    deadline, reasons = time.monotonic() + 30, {}
+    while len(reasons) < 2 and time.monotonic() < deadline:
+        consumer = Consumer(
+            pipeline.settings.kafka.client_config(
+                **{"group.id": f"t-{uuid.uuid4().hex}", "enable.auto.commit": False}
+            )
+        )
+        try:
+            for letter in deadletter.read_all(consumer, names.dead_letter):
+                if letter.key == bea.encode():
+                    reasons[letter.topic] = letter.reason
+        finally:
+            consumer.close()
+    assert reasons == {
+        names.user_contacts: "ValidationError: phone: is not a phone number with its country "
+        "code (+ and digits)",
+        names.user_preferences: "ValidationError: quiet_hours.timezone: is not an IANA time "
+        "zone name",
+    }
+    # the profile bea had still holds: no quiet hours, and the phone she gave before
+    sent = request([bea], channels=(Channel.SMS,))
+    pipeline.publisher.publish(sent)
+    assert _states(pipeline.outcome([sent], per_user=1), bea) == {Channel.SMS: (State.QUEUED, None)}
+    sms = read_records(pipeline, names.channel("sms"), 10_000, timeout_s=5)
+    assert [r["address"] for _, _, r in sms if r and r["user_id"] == bea] == [reachable(bea).phone]

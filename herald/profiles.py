@@ -1,0 +1,98 @@
+"""Checks of a user's preferences and contacts (pure). The SDK and the HTTP API apply them
+before publishing; the streams worker applies them to every profile record it reads and
+dead-letters one that fails.
+
+A problem names the field and what is wrong, never the value: phone numbers and email
+addresses are personal data, and these messages end up in answers, logs and dead letters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import zoneinfo
+from functools import cache
+
+import email_validator
+import phonenumbers
+
+from herald.errors import ValidationError
+from herald.models import UserContacts, UserPreferences
+
+DAY_MINUTES = 24 * 60
+# BCP 47's common shape: a language, then subtags (en, fr-CA, zh-Hant-TW, es-419)
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_MAX_TEXT = 200
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    """The IANA zone names this Python knows (the system's database, or tzdata's)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _user_id(user_id: str) -> None:
+    if not user_id.strip():
+        raise ValidationError("user_id", "must not be empty")
+    if len(user_id) > _MAX_TEXT:
+        raise ValidationError("user_id", f"is longer than {_MAX_TEXT} characters")
+
+
+def check_preferences(prefs: UserPreferences) -> UserPreferences:
+    """``prefs`` if it can be honoured as written; else ``ValidationError`` naming the field."""
+    _user_id(prefs.user_id)
+    if any(not category.strip() for category in prefs.opted_out_categories):
+        raise ValidationError("opted_out_categories", "contains an empty category")
+    quiet = prefs.quiet_hours
+    if quiet is not None:
+        for name in ("start_minute", "end_minute"):
+            if not 0 <= getattr(quiet, name) < DAY_MINUTES:
+                raise ValidationError(f"quiet_hours.{name}", f"must be in 0..{DAY_MINUTES - 1}")
+        if quiet.timezone not in time_zones():
+            raise ValidationError("quiet_hours.timezone", "is not an IANA time zone name")
+    for channel, limit in prefs.limit_overrides.items():
+        if limit < 0:
+            raise ValidationError(f"limit_overrides.{channel.value}", "must not be negative")
+    if prefs.locale is not None and not _LOCALE.match(prefs.locale):
+        raise ValidationError("locale", "is not a language tag such as en or fr-CA")
+    return prefs
+
+
+def phone_e164(phone: str) -> str:
+    """The number in E.164 form (``+`` and digits), or ``ValidationError``."""
+    try:
+        parsed = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(
+            "phone", "is not a phone number with its country code (+ and digits)"
+        ) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError("phone", "is not a valid number for its country")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def email_address(email: str) -> str:
+    """The address normalized (its domain lower-cased), or ``ValidationError``. Only its form
+    is checked: no DNS lookup."""
+    try:
+        checked = email_validator.validate_email(email, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        # the library's message may quote the address: it is not repeated
+        raise ValidationError("email", "is not a valid email address") from None
+    return str(checked.normalized)
+
+
+def check_contacts(contacts: UserContacts, *, strict: bool = False) -> UserContacts:
+    """The contacts normalized (phone in E.164, email's domain lower-cased), or
+    ``ValidationError``. ``strict`` (the streams worker): the phone must already be in E.164
+    form, since the worker passes it on to providers as it is."""
+    _user_id(contacts.user_id)
+    for n, device in enumerate(contacts.devices):
+        if not device.token.strip():
+            raise ValidationError(f"devices[{n}].token", "must not be empty")
+    phone = None if contacts.phone is None else phone_e164(contacts.phone)
+    if strict and phone != contacts.phone:
+        raise ValidationError("phone", "is not in E.164 form (+, country code, digits only)")
+    email = None if contacts.email is None else email_address(contacts.email)
+    unique = tuple(dict.fromkeys(contacts.devices))
+    return dataclasses.replace(contacts, devices=unique, phone=phone, email=email)
