@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api import lookups, notifications
+from api import lookups, notifications, profiles
 from api.bodies import Checks
 from api.services import Services
 from herald import __version__
@@ -39,6 +40,7 @@ def create_app(settings: HeraldSettings) -> FastAPI:
     app = FastAPI(title="Herald", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.include_router(notifications.router)
     app.include_router(lookups.router)
+    app.include_router(profiles.router)
     _health(app)
     _handlers(app)
     return app
@@ -69,6 +71,12 @@ def _health(app: FastAPI) -> None:
 
 
 def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's answer quotes each bad value back (``input``): a phone or an email here
+        problems = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in error.errors()]
+        return JSONResponse({"detail": problems}, 422)
+
     @app.exception_handler(OutageError)
     async def outage(request: Request, error: OutageError) -> JSONResponse:
         # a server is away: retry, as for a 503 of the publish

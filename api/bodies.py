@@ -9,7 +9,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from herald.history import RequestCounts, StatusRow
-from herald.models import Channel, NotificationRequest, Priority, State
+from herald.models import (
+    Channel,
+    Device,
+    NotificationRequest,
+    Platform,
+    Priority,
+    QuietHours,
+    State,
+    UserContacts,
+    UserPreferences,
+)
 
 
 class _Body(BaseModel):
@@ -161,3 +171,123 @@ class Problem(BaseModel):
 class Checks(BaseModel):
     ready: bool
     checks: dict[str, bool]
+
+
+# -- preferences and contacts ---------------------------------------------------------------
+_CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _minute(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class QuietHoursBody(_Body):
+    """Local wall-clock times; ``end`` before ``start`` spans midnight."""
+
+    start: str = Field(pattern=_CLOCK, examples=["22:00"])
+    end: str = Field(pattern=_CLOCK, examples=["07:00"])
+    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Paris"])
+
+
+class PreferencesIn(_Body):
+    """What a user wants: channels and categories opted out of, quiet hours, limits, locale."""
+
+    opted_out_channels: list[Channel] = Field(default_factory=list)
+    opted_out_categories: list[str] = Field(default_factory=list, max_length=200)
+    quiet_hours: QuietHoursBody | None = None
+    limit_overrides: dict[Channel, int] = Field(
+        default_factory=dict, description="Notifications a window per channel (0: none)."
+    )
+    locale: str | None = Field(default=None, max_length=35, examples=["fr-CA"])
+
+    def to_model(self, user_id: str) -> UserPreferences:
+        quiet = self.quiet_hours
+        return UserPreferences(
+            user_id=user_id,
+            opted_out_channels=frozenset(self.opted_out_channels),
+            opted_out_categories=frozenset(self.opted_out_categories),
+            quiet_hours=None
+            if quiet is None
+            else QuietHours(_minute(quiet.start), _minute(quiet.end), quiet.timezone),
+            limit_overrides=dict(self.limit_overrides),
+            locale=self.locale,
+        )
+
+    @classmethod
+    def of(cls, prefs: UserPreferences) -> PreferencesIn:
+        quiet = prefs.quiet_hours
+        return cls(
+            opted_out_channels=sorted(prefs.opted_out_channels),
+            opted_out_categories=sorted(prefs.opted_out_categories),
+            quiet_hours=None
+            if quiet is None
+            else QuietHoursBody(
+                start=_clock(quiet.start_minute),
+                end=_clock(quiet.end_minute),
+                timezone=quiet.timezone,
+            ),
+            limit_overrides=dict(prefs.limit_overrides),
+            locale=prefs.locale,
+        )
+
+
+class PreferencesPatch(_Body):
+    """The fields to change; the others keep their value. ``null`` clears one."""
+
+    opted_out_channels: list[Channel] | None = None
+    opted_out_categories: list[str] | None = Field(default=None, max_length=200)
+    quiet_hours: QuietHoursBody | None = None
+    limit_overrides: dict[Channel, int] | None = None
+    locale: str | None = Field(default=None, max_length=35)
+
+
+class DeviceBody(_Body):
+    token: str = Field(min_length=1, max_length=4096)
+    platform: Platform
+
+
+class ContactsIn(_Body):
+    """Where a user is reached: push devices, a phone (E.164 once stored) and an email."""
+
+    devices: list[DeviceBody] = Field(default_factory=list, max_length=50)
+    phone: str | None = Field(default=None, max_length=40, examples=["+12015550123"])
+    email: str | None = Field(default=None, max_length=320, examples=["ann@example.com"])
+
+    def to_model(self, user_id: str) -> UserContacts:
+        return UserContacts(
+            user_id=user_id,
+            devices=tuple(Device(d.token, d.platform) for d in self.devices),
+            phone=self.phone,
+            email=self.email,
+        )
+
+    @classmethod
+    def of(cls, contacts: UserContacts) -> ContactsIn:
+        return cls(
+            devices=[DeviceBody(token=d.token, platform=d.platform) for d in contacts.devices],
+            phone=contacts.phone,
+            email=contacts.email,
+        )
+
+
+class ContactsPatch(_Body):
+    """The fields to change; the others keep their value. ``null`` clears one."""
+
+    devices: list[DeviceBody] | None = Field(default=None, max_length=50)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=320)
+
+
+class Preferences(PreferencesIn):
+    user_id: str
+    updated_at: datetime | None = Field(description="When the broker took it; null: never set")
+
+
+class Contacts(ContactsIn):
+    user_id: str
+    updated_at: datetime | None = Field(description="When the broker took it; null: never set")

@@ -33,6 +33,12 @@ class ApiMetrics:
             "Recipients of the notification requests the broker confirmed",
             registry=self.registry,
         )
+        self.profiles = Counter(
+            "herald_api_published_profiles",
+            "Preferences and contacts records the broker confirmed, by kind",
+            ("kind",),
+            registry=self.registry,
+        )
 
     def answered(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

@@ -1,5 +1,5 @@
 """Publishing from the event loop: librdkafka's confirmation (acks=all) resolves a future, so
-a request is answered 202 only once its record is on the broker."""
+a request is answered 202 (a profile 200) only once its record is on the broker."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import threading
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from herald.codec import AvroCodec
-from herald.contracts import REQUEST, TopicCodec
+from herald.contracts import CONTACTS, PREFERENCES, REQUEST, R, TopicCodec
 from herald.errors import KafkaOutage
-from herald.models import NotificationRequest
+from herald.models import NotificationRequest, UserContacts, UserPreferences
 from herald.publisher import PublishError, producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames
@@ -23,8 +23,10 @@ class AsyncPublisher:
         self._producer = Producer(
             producer_config(settings, **{"message.timeout.ms": timeout_ms, "linger.ms": 1})
         )
-        topic = TopicNames(settings.kafka.topic_prefix).requests
-        self._requests = TopicCodec(codec, topic, REQUEST)
+        names = TopicNames(settings.kafka.topic_prefix)
+        self._requests = TopicCodec(codec, names.requests, REQUEST)
+        self._preferences = TopicCodec(codec, names.user_preferences, PREFERENCES)
+        self._contacts = TopicCodec(codec, names.user_contacts, CONTACTS)
         self._stopped = threading.Event()
         # librdkafka calls back from poll(): a thread of its own serves them
         self._poller = threading.Thread(target=self._poll, name="api-producer", daemon=True)
@@ -37,25 +39,35 @@ class AsyncPublisher:
     async def publish(self, request: NotificationRequest) -> None:
         """Returns once the broker confirmed the record; ``PublishError`` when it did not
         within ``api.publish_timeout_s``."""
+        await self._produce(self._requests, request.request_id, request)
+
+    async def publish_preferences(self, prefs: UserPreferences) -> int:
+        """As ``publish``; returns the record's timestamp (ms)."""
+        return await self._produce(self._preferences, prefs.user_id, prefs)
+
+    async def publish_contacts(self, contacts: UserContacts) -> int:
+        """As ``publish``; returns the record's timestamp (ms)."""
+        return await self._produce(self._contacts, contacts.user_id, contacts)
+
+    async def _produce(self, codec: TopicCodec[R], key: str, record: R) -> int:
         loop = asyncio.get_running_loop()
-        confirmed: asyncio.Future[KafkaError | None] = loop.create_future()
+        confirmed: asyncio.Future[tuple[KafkaError | None, int]] = loop.create_future()
 
         def delivered(error: KafkaError | None, message: Message) -> None:
-            loop.call_soon_threadsafe(_settle, confirmed, error)
+            _, timestamp_ms = message.timestamp()
+            loop.call_soon_threadsafe(_settle, confirmed, (error, timestamp_ms))
 
-        value = self._requests.encode(request)
+        value = codec.encode(record)
         try:
             self._producer.produce(
-                self._requests.topic,
-                key=request.request_id.encode(),
-                value=value,
-                on_delivery=delivered,
+                codec.topic, key=key.encode(), value=value, on_delivery=delivered
             )
         except (BufferError, KafkaException) as error:
-            raise KafkaOutage(f"producing the request: {type(error).__name__}") from error
-        failure = await confirmed
+            raise KafkaOutage(f"producing to {codec.topic}: {type(error).__name__}") from error
+        failure, timestamp_ms = await confirmed
         if failure is not None:
-            raise PublishError(f"the broker did not confirm the request: {failure.name()}")
+            raise PublishError(f"the broker did not confirm the record: {failure.name()}")
+        return timestamp_ms
 
     def reachable(self, timeout_s: float = 2.0) -> bool:
         try:
@@ -70,6 +82,8 @@ class AsyncPublisher:
         self._poller.join(5)
 
 
-def _settle(future: asyncio.Future[KafkaError | None], error: KafkaError | None) -> None:
+def _settle(
+    future: asyncio.Future[tuple[KafkaError | None, int]], outcome: tuple[KafkaError | None, int]
+) -> None:
     if not future.done():
-        future.set_result(error)
+        future.set_result(outcome)

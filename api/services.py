@@ -15,6 +15,7 @@ from api.publishing import AsyncPublisher
 from herald.cassandra import cassandra_cluster
 from herald.codec import AvroCodec
 from herald.history import HistoryReader
+from herald.profile_store import ProfileStore
 from herald.settings import HeraldSettings
 
 
@@ -26,6 +27,7 @@ class Services:
     cluster: Cluster
     session: Session
     history: HistoryReader
+    profiles: ProfileStore
     verifier: Verifier
     redis: Redis
     idempotency: IdempotencyKeys
@@ -45,6 +47,7 @@ class Services:
             cluster=cluster,
             session=session,
             history=HistoryReader(session, keyspace, settings.sink.day_bucket_tz),
+            profiles=ProfileStore(session, keyspace),
             verifier=Verifier(KeyStore(session, keyspace), settings.api.key_cache_s),
             redis=redis,
             idempotency=IdempotencyKeys(

@@ -199,6 +199,11 @@ class SinkMetrics:
             "Undecodable status records sent to the dead-letter topic.",
             registry=reg,
         )
+        self.profiles_skipped = Counter(
+            "herald_sink_profiles_skipped",
+            "Profile records not stored: invalid (the streams worker dead-letters them).",
+            registry=reg,
+        )
         self.lag = Gauge(
             "herald_sink_consumer_lag",
             "Records on this worker's partitions past what it has taken (after each batch).",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from cassandra.cluster import Cluster
 from cassandra.policies import ConstantReconnectionPolicy
@@ -11,14 +12,16 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from connectors.sink.store import StatusStore
-from connectors.sink.worker import SinkWorker, consumer_config
+from connectors.sink.worker import ProfileTopic, SinkWorker, consumer_config
 from herald.cassandra import CASSANDRA_ERRORS, cassandra_cluster
 from herald.codec import AvroCodec
-from herald.contracts import STATUS, TopicCodec
+from herald.contracts import CONTACTS, PREFERENCES, STATUS, TopicCodec
 from herald.errors import CassandraOutage, ConfigurationError
 from herald.lifecycle import Stop
 from herald.metrics import SinkMetrics
 from herald.migrate import keyspace_name, pending
+from herald.profile_store import ProfileKind, ProfileStore
+from herald.profiles import check_contacts, check_preferences
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
@@ -34,11 +37,26 @@ def sink_cluster(settings: HeraldSettings) -> Cluster:
 
 def ensure_sink_topics(settings: HeraldSettings) -> None:
     names = TopicNames(settings.kafka.topic_prefix)
-    wanted = {names.status, names.dead_letter}
+    wanted = {names.status, names.dead_letter, names.user_preferences, names.user_contacts}
     specs = pipeline_topics(names, settings.pipeline.partitions)
     ensure_topics(
         AdminClient(settings.kafka.client_config()), [s for s in specs if s.name in wanted]
     )
+
+
+def profile_topics(codec: AvroCodec, names: TopicNames) -> list[ProfileTopic]:
+    return [
+        ProfileTopic(
+            TopicCodec(codec, names.user_preferences, PREFERENCES),
+            ProfileKind.PREFERENCES,
+            check_preferences,
+        ),
+        ProfileTopic(
+            TopicCodec(codec, names.user_contacts, CONTACTS),
+            ProfileKind.CONTACTS,
+            partial(check_contacts, strict=True),
+        ),
+    ]
 
 
 @asynccontextmanager
@@ -75,6 +93,8 @@ async def open_sink(
                 store,
                 stop,
                 metrics or SinkMetrics(),
+                ProfileStore(session, keyspace_name(settings.cassandra)),
+                profile_topics(codec, names),
             )
             worker.subscribe()
             try:

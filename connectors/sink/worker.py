@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from cassandra.query import BoundStatement
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from connectors.sink.rows import to_row
@@ -30,13 +31,14 @@ from connectors.sink.store import (
 )
 from herald import deadletter
 from herald.contracts import TopicCodec
-from herald.errors import CodecError, HeraldError, KafkaOutage, OutageError
+from herald.errors import CodecError, HeraldError, KafkaOutage, OutageError, RecordError
 from herald.history import REQUEST_TABLE, STATUS_TABLE, USER_TABLE, StatusRow
 from herald.lag import assigned_lag
 from herald.lifecycle import Stop
 from herald.metrics import SinkMetrics
 from herald.models import DeliveryStatus
 from herald.polling import take
+from herald.profile_store import PROFILE_TABLE, ProfileKind, ProfileStore
 from herald.settings import HeraldSettings, SinkSettings
 from herald.topics import TopicNames
 
@@ -87,6 +89,17 @@ def consumer_config(settings: HeraldSettings) -> dict[str, object]:
 class Decoded:
     rows: list[StatusRow] = field(default_factory=list)
     dead: list[tuple[Message, CodecError]] = field(default_factory=list)
+    profiles: list[BoundStatement] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProfileTopic:
+    """A profile topic the sink stores in ``user_profiles``, and the check its records pass
+    (those that fail are the streams worker's to dead-letter: here they are skipped)."""
+
+    codec: TopicCodec[Any]
+    kind: ProfileKind
+    check: Callable[[Any], object]
 
 
 class SinkWorker:
@@ -100,6 +113,8 @@ class SinkWorker:
         store: StatusStore,
         stop: Stop,
         metrics: SinkMetrics,
+        profiles: ProfileStore,
+        profile_topics: Sequence[ProfileTopic],
     ) -> None:
         self.settings = settings
         self.names = names
@@ -109,11 +124,14 @@ class SinkWorker:
         self.store = store
         self.stop = stop
         self.metrics = metrics
+        self.profiles = profiles
+        self.profile_topics = {t.codec.topic: t for t in profile_topics}
         self.written = 0  # status events written (each is ROWS_PER_STATUS rows)
         self._assigned = False
 
     def subscribe(self) -> None:
-        self.consumer.subscribe([self.names.status], on_assign=self._on_assign)
+        topics = [self.names.status, *self.profile_topics]
+        self.consumer.subscribe(topics, on_assign=self._on_assign)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned = True
@@ -151,12 +169,13 @@ class SinkWorker:
 
     def _sink(self, records: list[Message]) -> None:
         decoded = self._retrying("decode", "decoding statuses", lambda: self.decode(records))
-        writes = self.store.writes(decoded.rows)
+        writes = self.store.writes(decoded.rows) + [(p, ()) for p in decoded.profiles]
         self._retrying("write", "writing statuses to Cassandra", lambda: self._write(writes))
         if decoded.dead:
             self._dead_letter(decoded.dead)
         self.written += len(decoded.rows)  # counted before the commit a lag check waits for
         self.metrics.written((STATUS_TABLE, USER_TABLE, REQUEST_TABLE), len(decoded.rows))
+        self.metrics.written((PROFILE_TABLE,), len(decoded.profiles))
         self.metrics.batches.observe(len(records))
         self._commit(next_offsets(position(m) for m in records))
 
@@ -164,11 +183,38 @@ class SinkWorker:
         decoded = Decoded()
         tz = self.settings.day_bucket_tz
         for message in records:
+            profile = self.profile_topics.get(message.topic() or "")
+            if profile is not None:
+                self._profile(message, profile, decoded)
+                continue
             try:
                 decoded.rows.append(to_row(self.codec.decode(message.value()), tz))
             except CodecError as exc:
                 decoded.dead.append((message, exc))
         return decoded
+
+    def _profile(self, message: Message, topic: ProfileTopic, decoded: Decoded) -> None:
+        _, timestamp_ms = message.timestamp()
+        key = (message.key() or b"").decode(errors="replace")
+        if message.value() is None:  # a tombstone: the user's profile is gone
+            decoded.profiles.append(self.profiles.delete_statement(key, topic.kind, timestamp_ms))
+            return
+        try:
+            record = topic.codec.decode(message.value())
+            if record.user_id != key:
+                raise RecordError("the key is not the record's user_id")
+            topic.check(record)
+        except RecordError as exc:
+            log.warning(
+                "not stored: %s[%s]@%s: %s (the streams worker dead-letters it)",
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                exc,
+            )
+            self.metrics.profiles_skipped.inc()
+            return
+        decoded.profiles.append(self.profiles.put_statement(record, timestamp_ms))
 
     def _write(self, writes: list[Write]) -> None:
         batches, singles = request_kinds(writes)

@@ -83,8 +83,12 @@ def api(start_api: Callable[..., Api]) -> Api:
 
 
 def requests_on_topic(api: Api, idle_s: float = 3.0) -> list[tuple[bytes, dict[str, object]]]:
-    """Every record on the requests topic (key, decoded), read until ``idle_s`` pass with
-    nothing new."""
+    return records_on(api, api.names.requests, idle_s)
+
+
+def records_on(api: Api, topic: str, idle_s: float = 3.0) -> list[tuple[bytes, dict[str, object]]]:
+    """Every record on ``topic`` (key, decoded), read until ``idle_s`` pass with nothing
+    new."""
     import time
 
     from confluent_kafka import Consumer
@@ -96,7 +100,7 @@ def requests_on_topic(api: Api, idle_s: float = 3.0) -> list[tuple[bytes, dict[s
             **{"group.id": f"test-read-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"}
         )
     )
-    consumer.subscribe([api.names.requests])
+    consumer.subscribe([topic])
     found: list[tuple[bytes, dict[str, object]]] = []
     quiet_since = time.monotonic()
     with AvroCodec.from_settings(api.settings.registry) as codec:

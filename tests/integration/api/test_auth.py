@@ -20,6 +20,12 @@ ROUTES = [
     ("GET", "/v1/users/u-1/notifications", None, Scope.READ),
     ("GET", "/v1/users/nobody-at-all/notifications", None, Scope.READ),
     ("GET", "/v1/requests/some-request", None, Scope.READ),
+    ("GET", "/v1/users/u-1/preferences", None, Scope.ADMIN),
+    ("PUT", "/v1/users/u-1/preferences", {"locale": "en"}, Scope.ADMIN),
+    ("PATCH", "/v1/users/u-1/preferences", {"locale": "fr"}, Scope.ADMIN),
+    ("GET", "/v1/users/u-1/contacts", None, Scope.ADMIN),
+    ("PUT", "/v1/users/u-1/contacts", {"email": "u-1@example.com"}, Scope.ADMIN),
+    ("PATCH", "/v1/users/u-1/contacts", {"phone": "+12015550123"}, Scope.ADMIN),
 ]
 
 

@@ -7,6 +7,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,10 +17,11 @@ from confluent_kafka import Consumer, Producer
 from connectors.sink.app import ensure_sink_topics
 from herald import deadletter
 from herald.codec import AvroCodec
-from herald.contracts import STATUS, TopicCodec, load_schema, subject
+from herald.contracts import CONTACTS, PREFERENCES, STATUS, TopicCodec, load_schema, subject
 from herald.history import recent_for_user, timeline
-from herald.migrate import migrate, pending
-from herald.models import Channel, DeliveryStatus, State
+from herald.migrate import load, migrate, pending
+from herald.models import Channel, DeliveryStatus, State, UserContacts, UserPreferences
+from herald.profile_store import ProfileStore
 from herald.publisher import producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames
@@ -35,6 +37,7 @@ class Sink:
         self.worker = worker
         self.names = TopicNames(settings.kafka.topic_prefix)
         self.keyspace = settings.cassandra.keyspace
+        self.avro = codec
         self.codec = TopicCodec(codec, self.names.status, STATUS)
         self.producer = Producer(producer_config(settings))
 
@@ -91,7 +94,9 @@ def sink(
         names = TopicNames(settings.kafka.topic_prefix)
         from confluent_kafka.admin import AdminClient
 
-        AdminClient(settings.kafka.client_config()).delete_topics([names.status, names.dead_letter])
+        AdminClient(settings.kafka.client_config()).delete_topics(
+            [names.status, names.dead_letter, names.user_preferences, names.user_contacts]
+        )
 
 
 def status(
@@ -111,7 +116,13 @@ def status(
 
 def test_migrations_are_applied_once(cql: Session, keyspace: str, stack: HeraldSettings) -> None:
     settings = stack.cassandra.model_copy(update={"keyspace": keyspace})
-    every = ["0001_status_tables", "0002_api_keys", "0003_request_outcomes"]
+    every = [m.name for m in load()]
+    assert every[:4] == [
+        "0001_status_tables",
+        "0002_api_keys",
+        "0003_request_outcomes",
+        "0004_user_profiles",
+    ]
     assert pending(cql, settings) == every
     assert migrate(cql, settings) == every
     assert migrate(cql, settings) == []
@@ -119,7 +130,13 @@ def test_migrations_are_applied_once(cql: Session, keyspace: str, stack: HeraldS
     recorded = list(cql.execute(f"SELECT version, name FROM {keyspace}.schema_migrations"))
     assert sorted((r.version, r.name) for r in recorded) == [(n[:4], n) for n in every]
     tables = set(cql.cluster.metadata.keyspaces[keyspace].tables)
-    assert {"notification_status", "user_notifications", "request_outcomes", "api_keys"} <= tables
+    assert {
+        "notification_status",
+        "user_notifications",
+        "request_outcomes",
+        "user_profiles",
+        "api_keys",
+    } <= tables
 
 
 def test_statuses_become_rows_in_both_tables(sink: Sink, cql: Session) -> None:
@@ -306,3 +323,50 @@ def test_registry_paused_while_new_schema_ids_arrive_dead_letters_nothing(
     assert len(recent_for_user(cql, sink.keyspace, user, now=now, days=2)) == 200
     letters = sink.dead_letters()
     assert not [d for d in letters if d.key in {e.notification_id.encode() for e in events}]
+
+
+def test_profiles_from_any_producer_are_stored_newest_first_wins(sink: Sink, cql: Session) -> None:
+    """What the API's GET reads for profiles it did not write itself: a stock producer's
+    records, the newer one kept; an invalid one skipped; a tombstone deletes."""
+    names = sink.names
+    ann, bo = unique("ann"), unique("bo")
+    contacts = TopicCodec(sink.avro, names.user_contacts, CONTACTS)
+    prefs = TopicCodec(sink.avro, names.user_preferences, PREFERENCES)
+    older, newer = 1_700_000_000_000, 1_700_000_005_000
+    produce = sink.producer.produce
+    # the newer record first: the older one, arriving after it, must not win
+    produce(
+        names.user_preferences,
+        key=ann,
+        value=prefs.encode(UserPreferences(ann, locale="fr")),
+        timestamp=newer,
+    )
+    produce(
+        names.user_preferences,
+        key=ann,
+        value=prefs.encode(UserPreferences(ann, locale="en")),
+        timestamp=older,
+    )
+    good = UserContacts(ann, phone="+12015550123", email="ann@example.com")
+    produce(names.user_contacts, key=ann, value=contacts.encode(good), timestamp=older)
+    produce(
+        names.user_contacts,
+        key=ann,
+        value=contacts.encode(replace(good, phone="+1 201 555 0123")),
+        timestamp=newer,
+    )
+    produce(
+        names.user_contacts, key=bo, value=contacts.encode(UserContacts(bo, email="bo@example.com"))
+    )
+    produce(names.user_contacts, key=bo, value=None)
+    assert sink.producer.flush(30) == 0
+    group = f"{sink.settings.kafka.topic_prefix}status-sink"
+    wait_caught_up(sink.settings, group, [names.user_preferences, names.user_contacts], 120)
+
+    store = ProfileStore(cql, sink.keyspace)
+    stored_prefs = store.get(UserPreferences, ann)
+    assert stored_prefs is not None and stored_prefs.profile.locale == "fr"
+    assert stored_prefs.updated_at == datetime.fromtimestamp(newer / 1000, UTC)
+    stored_contacts = store.get(UserContacts, ann)  # the invalid newer one was skipped
+    assert stored_contacts is not None and stored_contacts.profile == good
+    assert store.get(UserContacts, bo) is None  # deleted by its tombstone

@@ -1,0 +1,150 @@
+"""A user's preferences and contacts: read from Cassandra, written to their compacted topics.
+
+A write is checked as the SDK and the streams worker check it (herald.profiles), answered
+only once the broker confirmed the record, and stored for reading back at once; the sink
+stores every other producer's records the same way. All routes need the admin scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from api.auth import require
+from api.bodies import (
+    Contacts,
+    ContactsIn,
+    ContactsPatch,
+    Preferences,
+    PreferencesIn,
+    PreferencesPatch,
+    Problem,
+)
+from api.keys import ApiKey, Scope
+from api.notifications import invalid
+from api.services import Services
+from herald.errors import ValidationError
+from herald.models import UserContacts, UserPreferences
+from herald.profile_store import KIND_OF, P, Stored
+from herald.profiles import check_contacts, check_preferences
+
+router = APIRouter(tags=["profiles"])
+Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
+ANSWERS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    422: {"description": "A field is wrong; the answer names it (never its value)."},
+    503: {"model": Problem, "description": "Kafka or Cassandra cannot be reached: retry."},
+}
+B = TypeVar("B", bound=BaseModel)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _checked(check: Callable[[P], P], profile: P) -> P:
+    try:
+        return check(profile)
+    except ValidationError as error:
+        raise invalid(error.field, error.problem) from error
+
+
+def _merged(current: B, patch: BaseModel) -> B:
+    """``current`` with the fields ``patch`` sets; a null resets a field to its default."""
+    changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
+    fields = type(current).model_fields
+    values = current.model_dump()
+    for name, value in changes.items():
+        values[name] = (
+            value if value is not None else fields[name].get_default(call_default_factory=True)
+        )
+    return type(current).model_validate(values)
+
+
+async def _stored(services: Services, kind: type[P], user_id: str) -> Stored[P] | None:
+    return await asyncio.to_thread(services.profiles.get, kind, user_id)
+
+
+async def _save(services: Services, profile: UserPreferences | UserContacts) -> Stored[Any]:
+    publisher = services.publisher
+    if isinstance(profile, UserPreferences):
+        timestamp_ms = await publisher.publish_preferences(profile)
+    else:
+        timestamp_ms = await publisher.publish_contacts(profile)
+    await asyncio.to_thread(services.profiles.put, profile, timestamp_ms)
+    services.metrics.profiles.labels(KIND_OF[type(profile)].value).inc()
+    return Stored(profile, services.profiles.updated_at(timestamp_ms))
+
+
+# -- preferences ----------------------------------------------------------------------------
+def _preferences(user_id: str, stored: Stored[UserPreferences] | None) -> Preferences:
+    if stored is None:
+        return Preferences(user_id=user_id, updated_at=None)
+    body = PreferencesIn.of(stored.profile)
+    return Preferences(**body.model_dump(), user_id=user_id, updated_at=stored.updated_at)
+
+
+@router.get("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
+async def get_preferences(request: Request, user_id: str, key: Admin) -> Preferences:
+    """The user's preferences (the defaults, with ``updated_at`` null, if never set)."""
+    return _preferences(user_id, await _stored(_services(request), UserPreferences, user_id))
+
+
+@router.put("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
+async def put_preferences(
+    request: Request, user_id: str, body: PreferencesIn, key: Admin
+) -> Preferences:
+    """Replace the user's preferences."""
+    prefs = _checked(check_preferences, body.to_model(user_id))
+    return _preferences(user_id, await _save(_services(request), prefs))
+
+
+@router.patch("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
+async def patch_preferences(
+    request: Request, user_id: str, body: PreferencesPatch, key: Admin
+) -> Preferences:
+    """Change some of the user's preferences."""
+    services = _services(request)
+    stored = await _stored(services, UserPreferences, user_id)
+    current = PreferencesIn() if stored is None else PreferencesIn.of(stored.profile)
+    prefs = _checked(check_preferences, _merged(current, body).to_model(user_id))
+    return _preferences(user_id, await _save(services, prefs))
+
+
+# -- contacts -------------------------------------------------------------------------------
+def _contacts(user_id: str, stored: Stored[UserContacts] | None) -> Contacts:
+    if stored is None:
+        return Contacts(user_id=user_id, updated_at=None)
+    body = ContactsIn.of(stored.profile)
+    return Contacts(**body.model_dump(), user_id=user_id, updated_at=stored.updated_at)
+
+
+@router.get("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
+async def get_contacts(request: Request, user_id: str, key: Admin) -> Contacts:
+    """The user's contacts (none, with ``updated_at`` null, if never set)."""
+    return _contacts(user_id, await _stored(_services(request), UserContacts, user_id))
+
+
+@router.put("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
+async def put_contacts(request: Request, user_id: str, body: ContactsIn, key: Admin) -> Contacts:
+    """Replace the user's contacts; the phone is stored in E.164 form."""
+    contacts = _checked(check_contacts, body.to_model(user_id))
+    return _contacts(user_id, await _save(_services(request), contacts))
+
+
+@router.patch("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
+async def patch_contacts(
+    request: Request, user_id: str, body: ContactsPatch, key: Admin
+) -> Contacts:
+    """Change some of the user's contacts (``devices`` is replaced whole)."""
+    services = _services(request)
+    stored = await _stored(services, UserContacts, user_id)
+    current = ContactsIn() if stored is None else ContactsIn.of(stored.profile)
+    contacts = _checked(check_contacts, _merged(current, body).to_model(user_id))
+    return _contacts(user_id, await _save(services, contacts))
