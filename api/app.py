@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import lookups, notifications, profiles
-from api.bodies import Checks
+from api.bodies import Checks, Problem
 from api.services import Services
 from herald import __version__
 from herald.errors import OutageError
@@ -37,7 +37,13 @@ def create_app(settings: HeraldSettings) -> FastAPI:
         finally:
             await app.state.services.close()
 
-    app = FastAPI(title="Herald", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Herald",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={400: {"model": Problem, "description": "The request could not be parsed."}},
+    )
     app.include_router(notifications.router)
     app.include_router(lookups.router)
     app.include_router(profiles.router)

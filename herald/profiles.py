@@ -23,6 +23,7 @@ DAY_MINUTES = 24 * 60
 # BCP 47's common shape: a language, then subtags (en, fr-CA, zh-Hant-TW, es-419)
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _MAX_TEXT = 200
+MAX_LIMIT = 1_000_000  # notifications a window: past this, a limit means none
 
 
 @cache
@@ -43,6 +44,10 @@ def check_preferences(prefs: UserPreferences) -> UserPreferences:
     _user_id(prefs.user_id)
     if any(not category.strip() for category in prefs.opted_out_categories):
         raise ValidationError("opted_out_categories", "contains an empty category")
+    if any(len(category) > _MAX_TEXT for category in prefs.opted_out_categories):
+        raise ValidationError(
+            "opted_out_categories", f"contains a category longer than {_MAX_TEXT} characters"
+        )
     quiet = prefs.quiet_hours
     if quiet is not None:
         for name in ("start_minute", "end_minute"):
@@ -51,8 +56,8 @@ def check_preferences(prefs: UserPreferences) -> UserPreferences:
         if quiet.timezone not in time_zones():
             raise ValidationError("quiet_hours.timezone", "is not an IANA time zone name")
     for channel, limit in prefs.limit_overrides.items():
-        if limit < 0:
-            raise ValidationError(f"limit_overrides.{channel.value}", "must not be negative")
+        if not 0 <= limit <= MAX_LIMIT:
+            raise ValidationError(f"limit_overrides.{channel.value}", f"must be in 0..{MAX_LIMIT}")
     if prefs.locale is not None and not _LOCALE.match(prefs.locale):
         raise ValidationError("locale", "is not a language tag such as en or fr-CA")
     return prefs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from cassandra.cluster import Session
@@ -67,15 +68,24 @@ def cql(stack: HeraldSettings) -> Iterator[Session]:
     cluster.shutdown()
 
 
-@pytest.fixture
-def keyspace(cql: Session) -> Iterator[str]:
+@contextmanager
+def fresh_keyspace(cql: Session) -> Iterator[str]:
+    """A keyspace of its own, dropped afterwards."""
     name = unique("herald_test")
     cql.execute(
         f"CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', "
         "'replication_factor': 1}"
     )
-    yield name
-    cql.execute(f"DROP KEYSPACE IF EXISTS {name}")
+    try:
+        yield name
+    finally:
+        cql.execute(f"DROP KEYSPACE IF EXISTS {name}")
+
+
+@pytest.fixture
+def keyspace(cql: Session) -> Iterator[str]:
+    with fresh_keyspace(cql) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from herald.settings import CassandraSettings, HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from lab.sandboxes.config import free_port
 from lab.workers import ApiProcess
+from tests.integration.conftest import fresh_keyspace
 
 
 @dataclass
@@ -41,12 +43,14 @@ def migrated(cql: Session, keyspace: str) -> str:
     return keyspace
 
 
-@pytest.fixture
-def start_api(
-    stack: HeraldSettings, cql: Session, migrated: str, tmp_path: Path
+@contextmanager
+def api_launcher(
+    stack: HeraldSettings, cql: Session, keyspace: str, workdir: Path
 ) -> Iterator[Callable[..., Api]]:
-    """Starts an API on a fresh prefix (its topics created) and the test's keyspace;
-    ``**sections`` change its settings."""
+    """Starts APIs on a fresh prefix (its topics created) and ``keyspace`` (migrated);
+    ``**sections`` change their settings. Stops them and deletes the prefix's topics and
+    Redis keys at the end."""
+    migrate(cql, CassandraSettings(keyspace=keyspace))
     started: list[Api] = []
     admin = AdminClient(stack.kafka.client_config())
     prefix = f"t{uuid.uuid4().hex[:8]}."
@@ -55,26 +59,48 @@ def start_api(
 
     def start(settings: HeraldSettings | None = None, **sections: dict[str, object]) -> Api:
         base = (settings or stack.with_prefix(prefix)).updated(
-            cassandra={"keyspace": migrated}, api={"key_cache_s": 0.0}
+            cassandra={"keyspace": keyspace}, api={"key_cache_s": 0.0}
         )
         config = base.updated(**sections) if sections else base
-        log = tmp_path / f"api-{len(started)}.log"
+        log = workdir / f"api-{len(started)}.log"
         process = ApiProcess(config, log, free_port()).start()
-        api = Api(config, process, KeyStore(cql, migrated), names)
+        api = Api(config, process, KeyStore(cql, keyspace), names)
         started.append(api)
         return api
 
-    yield start
-    for api in started:
-        api.process.stop()
-    ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
-    for future in admin.delete_topics(ours, operation_timeout=30).values():
-        future.result(timeout=30)
-    client = redis.Redis.from_url(stack.redis.url.get_secret_value())
-    stale = list(client.scan_iter(f"{prefix}*"))
-    if stale:
-        client.delete(*stale)
-    client.close()
+    try:
+        yield start
+    finally:
+        for api in started:
+            api.process.stop()
+        ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+        for future in admin.delete_topics(ours, operation_timeout=30).values():
+            future.result(timeout=30)
+        client = redis.Redis.from_url(stack.redis.url.get_secret_value())
+        stale = list(client.scan_iter(f"{prefix}*"))
+        if stale:
+            client.delete(*stale)
+        client.close()
+
+
+@pytest.fixture
+def start_api(
+    stack: HeraldSettings, cql: Session, migrated: str, tmp_path: Path
+) -> Iterator[Callable[..., Api]]:
+    with api_launcher(stack, cql, migrated, tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def module_api(
+    stack: HeraldSettings, cql: Session, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    """One API for a whole module, on a keyspace of its own."""
+    with (
+        fresh_keyspace(cql) as keyspace,
+        api_launcher(stack, cql, keyspace, tmp_path_factory.mktemp("api")) as start,
+    ):
+        yield start()
 
 
 @pytest.fixture

@@ -39,6 +39,8 @@ def test_sound_preferences_pass_as_they_are() -> None:
         ({"quiet_hours": QuietHours(-1, 60, "UTC")}, "quiet_hours.start_minute"),
         ({"quiet_hours": QuietHours(0, 1440, "UTC")}, "quiet_hours.end_minute"),
         ({"limit_overrides": {Channel.EMAIL: -1}}, "limit_overrides.email"),
+        ({"limit_overrides": {Channel.SMS: 10**12}}, "limit_overrides.sms"),
+        ({"opted_out_categories": frozenset({"x" * 201})}, "opted_out_categories"),
         ({"locale": "french please"}, "locale"),
         ({"opted_out_categories": frozenset({" "})}, "opted_out_categories"),
     ],
