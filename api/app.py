@@ -3,8 +3,7 @@ call (each reads the settings itself, from ``HERALD_*`` or ``HERALD_SETTINGS_FIL
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -14,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import lookups, notifications, profiles
 from api.bodies import Checks, Problem
+from api.metrics import Measured
 from api.services import Services
 from herald import __version__
 from herald.errors import OutageError
@@ -49,6 +49,7 @@ def create_app(settings: HeraldSettings) -> FastAPI:
     app.include_router(profiles.router)
     _health(app)
     _handlers(app)
+    app.add_middleware(Measured)
     return app
 
 
@@ -91,18 +92,3 @@ def _handlers(app: FastAPI) -> None:
             503,
             headers={"Retry-After": str(notifications.RETRY_AFTER_S)},
         )
-
-    @app.middleware("http")
-    async def measured(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        services = getattr(request.app.state, "services", None)
-        if services is not None:
-            services.metrics.answered(
-                template, request.method, response.status_code, time.perf_counter() - started
-            )
-        return response

@@ -6,6 +6,7 @@ needed for what no one chose); the digest is compared in constant time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -157,8 +158,9 @@ class Verifier:
         self._cache_s = cache_s
         self._cached: dict[str, tuple[float, ApiKey | None]] = {}
 
-    def key_for(self, token: str) -> ApiKey | None:
-        """The key a valid, unrevoked token belongs to; None for any other token."""
+    async def key_for(self, token: str) -> ApiKey | None:
+        """The key a valid, unrevoked token belongs to; None for any other token. Only a key
+        not looked up within ``cache_s`` costs a query (in a thread: the loop goes on)."""
         parsed = parse(token)
         if parsed is None:
             return None
@@ -166,7 +168,7 @@ class Verifier:
         now = time.monotonic()
         hit = self._cached.get(key_id)
         if hit is None or now - hit[0] > self._cache_s:
-            hit = (now, self._store.find(key_id))
+            hit = (now, await asyncio.to_thread(self._store.find, key_id))
             if len(self._cached) > 10_000:
                 self._cached.clear()  # bounded: a flood of made-up ids cannot grow it
             self._cached[key_id] = hit

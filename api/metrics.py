@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -43,3 +46,34 @@ class ApiMetrics:
     def answered(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route).observe(seconds)
+
+
+class Measured:
+    """Counts and times every HTTP answer by route template. Pure ASGI: Starlette's
+    ``BaseHTTPMiddleware`` (``@app.middleware``) costs a task group and a stream per request,
+    measured at about a third of the loop's time under load."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            services = getattr(scope["app"].state, "services", None)
+            if services is not None:
+                template = getattr(scope.get("route"), "path", "unmatched")
+                services.metrics.answered(
+                    template, scope["method"], status, time.perf_counter() - started
+                )

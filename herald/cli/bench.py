@@ -49,6 +49,42 @@ def pipeline(
     )
 
 
+@app.command("api")
+def api(
+    rates: str = typer.Option(
+        "500,1000,2000,3000,4000,6000", help="Offered requests a second, in order."
+    ),
+    seconds: float = typer.Option(10.0, min=1, help="How long each rate is offered."),
+    workers: str = typer.Option("1,2", help="uvicorn worker counts, one sweep each."),
+    out: Path = typer.Option(Path("bench-results/api.json"), help="Where figures go."),
+) -> None:
+    """`POST /v1/notifications` (10 recipients) at rising open-loop rates: requests/s
+    accepted, p50/p99 latency and CPU per request, per uvicorn worker count."""
+    from lab.bench.api import run
+
+    config = settings()
+    counts = comma_ints(workers, "--workers")
+    results = run(
+        config,
+        counts,
+        comma_ints(rates, "--rates"),
+        seconds,
+        out,
+        config.stack.home / "bench",
+        typer.echo,
+    )
+    for count, best in results["best_meeting_p99_target_by_workers"].items():
+        typer.echo(
+            f"{count} worker(s): "
+            + (
+                "no rate met p99 < 50 ms"
+                if best is None
+                else f"{best['achieved_per_s']} requests/s at p99 {best['p99_ms']} ms"
+            )
+        )
+    typer.echo(f"figures in {out}")
+
+
 @app.command("sink")
 def sink(
     events: int = typer.Option(200_000, min=1, help="Status events produced, then sunk."),

@@ -45,6 +45,12 @@ def test_a_request_is_on_kafka_when_the_answer_is_202(api: Api) -> None:
     assert from_seed["recipients"] == ["u-9"]
     assert from_seed["data"] == {"order_id": "7"}
     assert from_seed["source"] == "api"
+    metrics = httpx.get(f"{api.url}/metrics").text
+    assert (
+        'herald_api_requests_total{method="POST",route="/v1/notifications",status="202"} 1.0'
+        in metrics
+    )
+    assert "herald_api_published_recipients_total 4.0" in metrics
 
 
 def test_fifty_concurrent_posts_with_one_key_publish_one_request(api: Api) -> None:
