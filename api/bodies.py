@@ -11,14 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from herald.history import RequestCounts, StatusRow
 from herald.models import (
     Channel,
-    Device,
     NotificationRequest,
     Platform,
     Priority,
-    QuietHours,
     State,
     UserContacts,
     UserPreferences,
+)
+from herald.profiles import (
+    contacts_from_json,
+    contacts_json,
+    preferences_from_json,
+    preferences_json,
 )
 
 
@@ -177,15 +181,6 @@ class Checks(BaseModel):
 _CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
-def _clock(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
-
-
-def _minute(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
 class QuietHoursBody(_Body):
     """Local wall-clock times; ``end`` before ``start`` spans midnight."""
 
@@ -206,34 +201,11 @@ class PreferencesIn(_Body):
     locale: str | None = Field(default=None, max_length=35, examples=["fr-CA"])
 
     def to_model(self, user_id: str) -> UserPreferences:
-        quiet = self.quiet_hours
-        return UserPreferences(
-            user_id=user_id,
-            opted_out_channels=frozenset(self.opted_out_channels),
-            opted_out_categories=frozenset(self.opted_out_categories),
-            quiet_hours=None
-            if quiet is None
-            else QuietHours(_minute(quiet.start), _minute(quiet.end), quiet.timezone),
-            limit_overrides=dict(self.limit_overrides),
-            locale=self.locale,
-        )
+        return preferences_from_json(user_id, self.model_dump(mode="json"))
 
     @classmethod
     def of(cls, prefs: UserPreferences) -> PreferencesIn:
-        quiet = prefs.quiet_hours
-        return cls(
-            opted_out_channels=sorted(prefs.opted_out_channels),
-            opted_out_categories=sorted(prefs.opted_out_categories),
-            quiet_hours=None
-            if quiet is None
-            else QuietHoursBody(
-                start=_clock(quiet.start_minute),
-                end=_clock(quiet.end_minute),
-                timezone=quiet.timezone,
-            ),
-            limit_overrides=dict(prefs.limit_overrides),
-            locale=prefs.locale,
-        )
+        return cls.model_validate(preferences_json(prefs))
 
 
 class PreferencesPatch(_Body):
@@ -259,20 +231,11 @@ class ContactsIn(_Body):
     email: str | None = Field(default=None, max_length=320, examples=["ann@example.com"])
 
     def to_model(self, user_id: str) -> UserContacts:
-        return UserContacts(
-            user_id=user_id,
-            devices=tuple(Device(d.token, d.platform) for d in self.devices),
-            phone=self.phone,
-            email=self.email,
-        )
+        return contacts_from_json(user_id, self.model_dump(mode="json"))
 
     @classmethod
     def of(cls, contacts: UserContacts) -> ContactsIn:
-        return cls(
-            devices=[DeviceBody(token=d.token, platform=d.platform) for d in contacts.devices],
-            phone=contacts.phone,
-            email=contacts.email,
-        )
+        return cls.model_validate(contacts_json(contacts))
 
 
 class ContactsPatch(_Body):

@@ -11,13 +11,22 @@ from __future__ import annotations
 import dataclasses
 import re
 import zoneinfo
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 import email_validator
 import phonenumbers
 
 from herald.errors import ValidationError
-from herald.models import UserContacts, UserPreferences
+from herald.models import (
+    Channel,
+    Device,
+    Platform,
+    QuietHours,
+    UserContacts,
+    UserPreferences,
+)
 
 DAY_MINUTES = 24 * 60
 # BCP 47's common shape: a language, then subtags (en, fr-CA, zh-Hant-TW, es-419)
@@ -101,3 +110,65 @@ def check_contacts(contacts: UserContacts, *, strict: bool = False) -> UserConta
     email = None if contacts.email is None else email_address(contacts.email)
     unique = tuple(dict.fromkeys(contacts.devices))
     return dataclasses.replace(contacts, devices=unique, phone=phone, email=email)
+
+
+# -- the JSON shape the HTTP API and its client share ----------------------------------------
+def clock(minute: int) -> str:
+    """Minutes after midnight as ``HH:MM``."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def minute_of(text: str) -> int:
+    """``HH:MM`` as minutes after midnight."""
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def preferences_json(prefs: UserPreferences) -> dict[str, Any]:
+    quiet = prefs.quiet_hours
+    return {
+        "opted_out_channels": sorted(c.value for c in prefs.opted_out_channels),
+        "opted_out_categories": sorted(prefs.opted_out_categories),
+        "quiet_hours": None
+        if quiet is None
+        else {
+            "start": clock(quiet.start_minute),
+            "end": clock(quiet.end_minute),
+            "timezone": quiet.timezone,
+        },
+        "limit_overrides": {c.value: n for c, n in prefs.limit_overrides.items()},
+        "locale": prefs.locale,
+    }
+
+
+def preferences_from_json(user_id: str, obj: Mapping[str, Any]) -> UserPreferences:
+    quiet = obj.get("quiet_hours")
+    return UserPreferences(
+        user_id=user_id,
+        opted_out_channels=frozenset(Channel(c) for c in obj.get("opted_out_channels") or ()),
+        opted_out_categories=frozenset(obj.get("opted_out_categories") or ()),
+        quiet_hours=None
+        if quiet is None
+        else QuietHours(minute_of(quiet["start"]), minute_of(quiet["end"]), quiet["timezone"]),
+        limit_overrides={Channel(c): int(n) for c, n in (obj.get("limit_overrides") or {}).items()},
+        locale=obj.get("locale"),
+    )
+
+
+def contacts_json(contacts: UserContacts) -> dict[str, Any]:
+    return {
+        "devices": [{"token": d.token, "platform": d.platform.value} for d in contacts.devices],
+        "phone": contacts.phone,
+        "email": contacts.email,
+    }
+
+
+def contacts_from_json(user_id: str, obj: Mapping[str, Any]) -> UserContacts:
+    return UserContacts(
+        user_id=user_id,
+        devices=tuple(
+            Device(d["token"], Platform(d["platform"])) for d in obj.get("devices") or ()
+        ),
+        phone=obj.get("phone"),
+        email=obj.get("email"),
+    )
