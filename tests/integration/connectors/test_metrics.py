@@ -12,6 +12,7 @@ from pathlib import Path
 from cassandra.cluster import Session
 from prometheus_client.parser import text_string_to_metric_families
 
+from connectors.sink.rows import ROWS_PER_STATUS
 from herald.migrate import migrate
 from herald.models import Channel, Platform, State
 from herald.settings import HeraldSettings
@@ -150,7 +151,7 @@ def test_sender_and_sink_metrics_count_what_happened(
         rows = cql.execute(f"SELECT notification_id FROM {keyspace}.notification_status")
         stored = len(list(rows))
         assert stored == statuses
-        for table in ("notification_status", "user_notifications"):
+        for table in ("notification_status", "user_notifications", "request_outcomes"):
             assert get(sink_samples, "herald_sink_rows_written_total", table=table) == stored
         assert get(sink_samples, "herald_sink_dead_letters_total") == 1
         assert get(sink_samples, "herald_sink_batch_size_sum") == statuses + 1
@@ -158,7 +159,8 @@ def test_sender_and_sink_metrics_count_what_happened(
             get(sink_samples, "herald_sink_write_requests_total", kind=kind)
             for kind in ("batch", "single")
         )
-        assert 2 <= requests <= 2 * statuses  # two tables; batches hold several rows
+        # a row per table and status; batches hold several rows
+        assert ROWS_PER_STATUS <= requests <= ROWS_PER_STATUS * statuses
         assert get(sink_samples, "herald_sink_write_failures_total") == 0
         assert get(sink_samples, "herald_sink_write_seconds_count") >= 1
         assert get(sink_samples, "herald_sink_consumer_lag") == 0

@@ -10,7 +10,7 @@ from herald.settings import HeraldSettings
 from lab.workers import WorkerProcess
 from tests.integration.pipeline import request, running_pipeline
 
-RECIPIENTS = 40_000  # several seconds of work, so the kill lands part-way
+RECIPIENTS = 100_000  # several seconds of work, so the kill lands part-way
 
 
 def test_a_killed_worker_resumes_and_every_recipient_gets_a_status(
@@ -20,7 +20,7 @@ def test_a_killed_worker_resumes_and_every_recipient_gets_a_status(
         reader = pipeline.statuses().assigned()  # reading before the fan-out begins
         big = request([f"r-{i}" for i in range(RECIPIENTS)], channels=(Channel.PUSH,))
         pipeline.publisher.publish(big)
-        reader.wait_until(lambda seen: len(seen) >= 300, timeout_s=60)
+        reader.wait_until(lambda seen: len(seen) >= 1, timeout_s=60)  # the first statuses
 
         pipeline.worker.stop(signal.SIGKILL)  # in the middle: no clean shutdown, no commit
         while_down = request(["r-late"], channels=(Channel.PUSH,))
