@@ -30,12 +30,12 @@ from herald.deferred import DeferredStore
 from herald.errors import OutageError
 from herald.profiles import check_contacts, check_preferences
 from herald.settings import HeraldSettings
+from herald.templating import TemplateStore
 from herald.topics import TopicNames, TopicSpec, describe
 from streams.handlers import Clock, Codecs, Handlers, utc_now
 from streams.outbox import Outbox, raw_topic
 from streams.producer import StreamProducer
 from streams.tables import StateTable
-from streams.templates import TemplateStore
 
 log = logging.getLogger(__name__)
 

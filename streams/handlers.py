@@ -27,6 +27,7 @@ from herald.models import (
     UserPreferences,
 )
 from herald.settings import PipelineSettings
+from herald.templating import TemplateError, TemplateStore
 from herald.validation import validate
 from streams import shards
 from streams import state as user_state
@@ -34,7 +35,6 @@ from streams.decision import Defer, Expire, Outcome, Policy, Send, Suppress, dec
 from streams.invalidation import without_address
 from streams.outbox import Outbox, source_of
 from streams.tables import StateTable
-from streams.templates import TemplateError, TemplateStore
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

@@ -18,6 +18,7 @@ from herald.models import Channel, DeliveryStatus
 from herald.progress import Advance, Progress, quiet
 from herald.publisher import Publisher, PublishError, producer_config
 from herald.settings import HeraldSettings
+from herald.templating import TemplateStore
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
 from infra.stack.launcher import Say, Stack
 from lab.demo.cleanup import delete_run
@@ -37,7 +38,6 @@ from lab.offsets import TopicSizes, wait_caught_up
 from lab.statuses import StatusReader
 from lab.workers import WorkerProcess
 from streams.app import app_id
-from streams.templates import TemplateStore
 
 MALFORMED = b"this is not an Avro record"
 

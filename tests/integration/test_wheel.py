@@ -25,7 +25,7 @@ PROBE = textwrap.dedent(
     from herald.settings import HeraldSettings
     from herald.topics import TopicNames
     from herald.migrate import MIGRATIONS_DIR
-    from streams.templates import TemplateStore
+    from herald.templating import TemplateStore
 
     settings = HeraldSettings()
     store = TemplateStore(settings.pipeline.templates_dir)

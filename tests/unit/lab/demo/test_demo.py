@@ -10,6 +10,7 @@ import pytest
 from herald.errors import ConfigurationError
 from herald.models import Channel, DeliveryStatus, Priority, Reason, State, notification_id
 from herald.settings import HeraldSettings, PipelineSettings
+from herald.templating import TemplateStore
 from herald.validation import validate
 from lab.demo import (
     PERSONAS,
@@ -30,7 +31,6 @@ from lab.demo import (
 from lab.demo.summary import TimelineRow, awaiting_delivery, delivery_report
 from lab.workers import WorkerProcess
 from streams.quiet_hours import quiet_until
-from streams.templates import TemplateStore
 
 NOW = datetime(2025, 3, 14, 15, 30, tzinfo=UTC)
 

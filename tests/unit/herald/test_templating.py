@@ -10,7 +10,7 @@ from jinja2.exceptions import SecurityError, TemplateAssertionError
 
 from herald.errors import ConfigurationError, HeraldError
 from herald.models import Channel
-from streams.templates import (
+from herald.templating import (
     PUSH_MAX_BYTES,
     Rendered,
     TemplateError,

@@ -37,7 +37,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from herald.errors import ConfigurationError, HeraldError
 from herald.models import Channel
-from streams.sms import sms_segments
+from herald.sms import sms_segments
 
 PUSH_MAX_BYTES: Final = 4096
 RENDERED_KEPT: Final = 4096  # distinct (template, channel, locale, data) renderings

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.sms import GSM_BASIC, GSM_EXTENSION, sms_segments
+from herald.sms import GSM_BASIC, GSM_EXTENSION, sms_segments
 
 EMOJI = "\N{GRINNING FACE}"
 
