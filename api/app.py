@@ -11,10 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api import lookups, notifications, profiles
+from api import lookups, notifications, profiles, templates
 from api.bodies import Checks, Problem
 from api.metrics import Measured
-from api.services import Services
+from api.services import Services, services_of
 from herald import __version__
 from herald.errors import OutageError
 from herald.settings import HeraldSettings, read_settings
@@ -47,6 +47,7 @@ def create_app(settings: HeraldSettings) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(lookups.router)
     app.include_router(profiles.router)
+    app.include_router(templates.router)
     _health(app)
     _handlers(app)
     app.add_middleware(Measured)
@@ -66,14 +67,14 @@ def _health(app: FastAPI) -> None:
     @app.get("/readyz", tags=["health"], response_model=Checks, responses={503: {"model": Checks}})
     async def readyz(request: Request) -> JSONResponse:
         """Kafka, the registry, Cassandra and Redis answer."""
-        checks = await request.app.state.services.checks()
+        checks = await services_of(request).checks()
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, 200 if ready else 503)
 
     @app.get("/metrics", tags=["health"], response_class=Response)
     def metrics(request: Request) -> Response:
         """Prometheus metrics of this process."""
-        registry = request.app.state.services.metrics.registry
+        registry = services_of(request).metrics.registry
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

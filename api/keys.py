@@ -29,8 +29,8 @@ CASSANDRA = Boundary(CassandraOutage, CASSANDRA_ERRORS)
 
 class Scope(StrEnum):
     PUBLISH = "publish"  # send notifications
-    READ = "read"  # look up notifications, users' histories and requests
-    ADMIN = "admin"  # preferences, contacts and templates
+    READ = "read"  # look up notifications, users' histories, requests; read and preview templates
+    ADMIN = "admin"  # preferences, contacts; write templates
 
 
 class ApiKeyError(HeraldError):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from api.auth import require
 from api.bodies import HistoryPage, Problem, RequestSummary, Status, Timeline
 from api.keys import ApiKey, Scope
-from api.services import Services
+from api.services import services_of
 from herald.history import BadCursor, Cursor
 
 router = APIRouter(tags=["history"])
@@ -22,15 +22,10 @@ ANSWERS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 @router.get("/v1/notifications/{notification_id}", response_model=Timeline, responses=ANSWERS)
 def notification(request: Request, notification_id: str, key: Reader) -> Timeline:
     """Every status of one notification, oldest first."""
-    rows = _services(request).history.timeline(notification_id)
+    rows = services_of(request).history.timeline(notification_id)
     if not rows:
         raise HTTPException(404, "no statuses of this notification")
     return Timeline(notification_id=notification_id, statuses=[Status.of(row) for row in rows])
@@ -49,7 +44,7 @@ def user_notifications(
     cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
 ) -> HistoryPage:
     """A user's statuses, newest first, a page at a time (the last api.history_days days)."""
-    services = _services(request)
+    services = services_of(request)
     history = services.history
     try:
         start = (
@@ -69,7 +64,7 @@ def user_notifications(
 @router.get("/v1/requests/{request_id}", response_model=RequestSummary, responses=ANSWERS)
 def request_outcomes(request: Request, request_id: str, key: Reader) -> RequestSummary:
     """How many of a request's notifications are in each state (their latest), per channel."""
-    counts = _services(request).history.request_counts(request_id)
+    counts = services_of(request).history.request_counts(request_id)
     if counts.notifications == 0:
         raise HTTPException(404, "no statuses of this request")
     return RequestSummary.of(counts)

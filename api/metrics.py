@@ -31,6 +31,11 @@ class ApiMetrics:
             "Notification requests the broker confirmed",
             registry=self.registry,
         )
+        self.templates = Counter(
+            "herald_api_templates_written",
+            "Templates the broker confirmed on the templates topic",
+            registry=self.registry,
+        )
         self.recipients = Counter(
             "herald_api_published_recipients",
             "Recipients of the notification requests the broker confirmed",

@@ -14,7 +14,7 @@ from api.auth import require
 from api.bodies import Accepted, NotificationIn, Problem, SeedSendIn
 from api.idempotency import Answer, KeyReused, StillRunning, fingerprint
 from api.keys import ApiKey, Scope
-from api.services import Services
+from api.services import Services, services_of
 from herald.errors import OutageError, ValidationError
 from herald.validation import validate
 
@@ -98,7 +98,7 @@ async def send(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Publish one notification request; answered once the broker has it."""
-    return await accept(request.app.state.services, body, idempotency_key)
+    return await accept(services_of(request), body, idempotency_key)
 
 
 @router.post(
@@ -112,4 +112,4 @@ async def send_seed_shape(
 ) -> JSONResponse:
     """The seed design's shape: `user_ids`, `channels`, `template_id`, `data`,
     `schedule_time`."""
-    return await accept(request.app.state.services, body.as_notification(), idempotency_key)
+    return await accept(services_of(request), body.as_notification(), idempotency_key)

@@ -26,7 +26,7 @@ from api.bodies import (
 )
 from api.keys import ApiKey, Scope
 from api.notifications import invalid
-from api.services import Services
+from api.services import Services, services_of
 from herald.errors import ValidationError
 from herald.models import UserContacts, UserPreferences
 from herald.profile_store import KIND_OF, P, Stored
@@ -41,11 +41,6 @@ ANSWERS: dict[int | str, dict[str, object]] = {
     503: {"model": Problem, "description": "Kafka or Cassandra cannot be reached: retry."},
 }
 B = TypeVar("B", bound=BaseModel)
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def _checked(check: Callable[[P], P], profile: P) -> P:
@@ -93,7 +88,7 @@ def _preferences(user_id: str, stored: Stored[UserPreferences] | None) -> Prefer
 @router.get("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
 async def get_preferences(request: Request, user_id: str, key: Admin) -> Preferences:
     """The user's preferences (the defaults, with ``updated_at`` null, if never set)."""
-    return _preferences(user_id, await _stored(_services(request), UserPreferences, user_id))
+    return _preferences(user_id, await _stored(services_of(request), UserPreferences, user_id))
 
 
 @router.put("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
@@ -102,7 +97,7 @@ async def put_preferences(
 ) -> Preferences:
     """Replace the user's preferences."""
     prefs = _checked(check_preferences, body.to_model(user_id))
-    return _preferences(user_id, await _save(_services(request), prefs))
+    return _preferences(user_id, await _save(services_of(request), prefs))
 
 
 @router.patch("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
@@ -110,7 +105,7 @@ async def patch_preferences(
     request: Request, user_id: str, body: PreferencesPatch, key: Admin
 ) -> Preferences:
     """Change some of the user's preferences."""
-    services = _services(request)
+    services = services_of(request)
     stored = await _stored(services, UserPreferences, user_id)
     current = PreferencesIn() if stored is None else PreferencesIn.of(stored.profile)
     prefs = _checked(check_preferences, _merged(current, body).to_model(user_id))
@@ -128,14 +123,14 @@ def _contacts(user_id: str, stored: Stored[UserContacts] | None) -> Contacts:
 @router.get("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
 async def get_contacts(request: Request, user_id: str, key: Admin) -> Contacts:
     """The user's contacts (none, with ``updated_at`` null, if never set)."""
-    return _contacts(user_id, await _stored(_services(request), UserContacts, user_id))
+    return _contacts(user_id, await _stored(services_of(request), UserContacts, user_id))
 
 
 @router.put("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
 async def put_contacts(request: Request, user_id: str, body: ContactsIn, key: Admin) -> Contacts:
     """Replace the user's contacts; the phone is stored in E.164 form."""
     contacts = _checked(check_contacts, body.to_model(user_id))
-    return _contacts(user_id, await _save(_services(request), contacts))
+    return _contacts(user_id, await _save(services_of(request), contacts))
 
 
 @router.patch("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
@@ -143,7 +138,7 @@ async def patch_contacts(
     request: Request, user_id: str, body: ContactsPatch, key: Admin
 ) -> Contacts:
     """Change some of the user's contacts (``devices`` is replaced whole)."""
-    services = _services(request)
+    services = services_of(request)
     stored = await _stored(services, UserContacts, user_id)
     current = ContactsIn() if stored is None else ContactsIn.of(stored.profile)
     contacts = _checked(check_contacts, _merged(current, body).to_model(user_id))

@@ -1,5 +1,5 @@
 """Publishing from the event loop: librdkafka's confirmation (acks=all) resolves a future, so
-a request is answered 202 (a profile 200) only once its record is on the broker."""
+a request is answered 202 (a profile or a template 200) only once its record is on the broker."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import threading
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from herald.codec import AvroCodec
-from herald.contracts import CONTACTS, PREFERENCES, REQUEST, R, TopicCodec
+from herald.contracts import CONTACTS, PREFERENCES, REQUEST, TEMPLATE, R, TopicCodec
 from herald.errors import KafkaOutage
-from herald.models import NotificationRequest, UserContacts, UserPreferences
+from herald.models import (
+    NotificationRequest,
+    NotificationTemplate,
+    UserContacts,
+    UserPreferences,
+)
 from herald.publisher import PublishError, producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames
@@ -27,6 +32,7 @@ class AsyncPublisher:
         self._requests = TopicCodec(codec, names.requests, REQUEST)
         self._preferences = TopicCodec(codec, names.user_preferences, PREFERENCES)
         self._contacts = TopicCodec(codec, names.user_contacts, CONTACTS)
+        self._templates = TopicCodec(codec, names.templates, TEMPLATE)
         self._stopped = threading.Event()
         # librdkafka calls back from poll(): a thread of its own serves them
         self._poller = threading.Thread(target=self._poll, name="api-producer", daemon=True)
@@ -48,6 +54,10 @@ class AsyncPublisher:
     async def publish_contacts(self, contacts: UserContacts) -> int:
         """As ``publish``; returns the record's timestamp (ms)."""
         return await self._produce(self._contacts, contacts.user_id, contacts)
+
+    async def publish_template(self, template: NotificationTemplate) -> int:
+        """As ``publish``; returns the record's timestamp (ms)."""
+        return await self._produce(self._templates, template.template_id, template)
 
     async def _produce(self, codec: TopicCodec[R], key: str, record: R) -> int:
         loop = asyncio.get_running_loop()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 from cassandra.cluster import Cluster, Session
+from fastapi import Request
 from redis.asyncio import Redis
 
 from api.idempotency import IdempotencyKeys
@@ -17,6 +18,8 @@ from herald.codec import AvroCodec
 from herald.history import HistoryReader
 from herald.profile_store import ProfileStore
 from herald.settings import HeraldSettings
+from herald.template_feed import TemplateFeed
+from herald.templating import TemplateStore
 
 
 @dataclass
@@ -32,6 +35,8 @@ class Services:
     redis: Redis
     idempotency: IdempotencyKeys
     metrics: ApiMetrics
+    templates: TemplateStore
+    template_feed: TemplateFeed
 
     @classmethod
     def connect(cls, settings: HeraldSettings) -> Services:
@@ -40,6 +45,13 @@ class Services:
         session = cluster.connect()
         keyspace = settings.cassandra.keyspace
         redis = Redis.from_url(settings.redis.url.get_secret_value())
+        pipeline = settings.pipeline
+        templates = TemplateStore(
+            pipeline.templates_dir, max_sms_segments=pipeline.max_sms_segments
+        )
+        feed = TemplateFeed(settings, templates)
+        feed.catch_up()
+        feed.start()
         return cls(
             settings=settings,
             codec=codec,
@@ -54,6 +66,8 @@ class Services:
                 redis, settings.kafka.topic_prefix, settings.api.idempotency_ttl_s
             ),
             metrics=ApiMetrics(),
+            templates=templates,
+            template_feed=feed,
         )
 
     async def checks(self) -> dict[str, bool]:
@@ -88,6 +102,13 @@ class Services:
 
     async def close(self) -> None:
         self.publisher.close()
+        self.template_feed.close()
         await self.redis.aclose()
         self.cluster.shutdown()
         self.codec.close()
+
+
+def services_of(request: Request) -> Services:
+    """The services of the app that serves ``request``."""
+    services: Services = request.app.state.services
+    return services

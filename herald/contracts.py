@@ -19,6 +19,7 @@ from herald.models import (
     ChannelMessage,
     DeliveryStatus,
     NotificationRequest,
+    NotificationTemplate,
     UserContacts,
     UserNotification,
     UserPreferences,
@@ -55,6 +56,7 @@ STATUS = Contract("delivery_status.avsc", DeliveryStatus.from_record)
 PREFERENCES = Contract("user_preferences.avsc", UserPreferences.from_record)
 CONTACTS = Contract("user_contacts.avsc", UserContacts.from_record)
 INVALIDATION = Contract("address_invalidated.avsc", AddressInvalidated.from_record)
+TEMPLATE = Contract("notification_template.avsc", NotificationTemplate.from_record)
 
 
 def topic_contracts(names: TopicNames) -> dict[str, Contract[Any]]:
@@ -66,6 +68,7 @@ def topic_contracts(names: TopicNames) -> dict[str, Contract[Any]]:
         names.user_preferences: PREFERENCES,
         names.user_contacts: CONTACTS,
         names.address_invalidations: INVALIDATION,
+        names.templates: TEMPLATE,
     }
 
 

@@ -399,3 +399,32 @@ class AddressInvalidated(AvroRecord):
             occurred_at=r["occurred_at"],
             notification_id=r["notification_id"],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateVariant:
+    locale: str
+    channel: Channel
+    fields: dict[str, str]  # jinja2 sources by field name (herald.templating checks them)
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationTemplate(AvroRecord):
+    template_id: str
+    channels: tuple[Channel, ...]
+    default_locale: str
+    variants: tuple[TemplateVariant, ...]
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> NotificationTemplate:
+        return cls(
+            template_id=r["template_id"],
+            channels=tuple(Channel(c) for c in r["channels"]),
+            default_locale=r["default_locale"],
+            variants=tuple(
+                TemplateVariant(v["locale"], Channel(v["channel"]), dict(v["fields"]))
+                for v in r["variants"]
+            ),
+            updated_at=r["updated_at"],
+        )

@@ -14,9 +14,15 @@ One file per template, ``<directory>/<template_id>.toml``::
     text = "..."
     html = "<p>Hi {{ name }}</p>"         # optional; the only field that is HTML-escaped
 
-A file is read and checked the first time its template is asked for; each channel's variant is
-compiled the first time it is rendered, and both are kept. Every failure, from a TOML typo to a
-missing variable or a sandbox violation, is a ``TemplateError`` raised from the original.
+The same definition travels on the templates topic as a ``NotificationTemplate`` record
+(schemas/notification_template.avsc); a template there overrides the file of its id, so the
+files are the seed of a fresh install and every change after that goes through the topic
+(``herald.template_feed`` keeps each worker's store up to date with it).
+
+A file is read and checked the first time its template is asked for, a topic's record when it
+arrives; each channel's variant is compiled the first time it is rendered, and both are kept.
+Every failure, from a TOML typo to a missing variable or a sandbox violation, is a
+``TemplateError`` raised from the original.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -36,14 +44,15 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from herald.errors import ConfigurationError, HeraldError
-from herald.models import Channel
+from herald.models import Channel, NotificationTemplate, TemplateVariant
 from herald.sms import sms_segments
 
 PUSH_MAX_BYTES: Final = 4096
 RENDERED_KEPT: Final = 4096  # distinct (template, channel, locale, data) renderings
 
 # A template id names a file: no separators, no dots, so no way out of the directory.
-_TEMPLATE_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+TEMPLATE_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+_TEMPLATE_ID: Final = re.compile(TEMPLATE_ID_PATTERN)
 _CHANNEL_NAMES: Final = frozenset(str(channel) for channel in Channel)
 # Per channel: (required fields, optional fields).
 _FIELDS: Final[Mapping[Channel, tuple[frozenset[str], frozenset[str]]]] = {
@@ -108,14 +117,59 @@ class _Where:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """A template file, checked: its channels and the sources of each (locale, channel)."""
+class Origin(StrEnum):
+    FILE = "file"  # an installed file: the seed of a fresh install
+    TOPIC = "topic"  # the templates topic, which overrides a file of the same id
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: caches use it
+class Template:
+    """A template, checked: its channels and the sources of each (locale, channel); its
+    compiled fields are kept with it, so a replaced template takes its caches with it."""
 
     template_id: str
     channels: tuple[Channel, ...]
     default_locale: str
     variants: Mapping[tuple[str, Channel], Mapping[str, str]]
+    origin: Origin
+    updated_at: datetime | None
+    compiled: dict[tuple[str, Channel], Mapping[str, jinja2.Template]] = field(default_factory=dict)
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(locale for locale, _ in self.variants))
+
+    def definition(self) -> dict[str, Any]:
+        """The template as a file holds it: channels, default_locale, locales."""
+        locales: dict[str, dict[str, dict[str, str]]] = {}
+        for (locale, channel), fields in self.variants.items():
+            locales.setdefault(locale, {})[str(channel)] = dict(fields)
+        return {
+            "channels": [str(c) for c in self.channels],
+            "default_locale": self.default_locale,
+            "locales": locales,
+        }
+
+    def record(self, updated_at: datetime) -> NotificationTemplate:
+        """The template as the templates topic holds it."""
+        variants = tuple(
+            TemplateVariant(locale, channel, dict(fields))
+            for (locale, channel), fields in self.variants.items()
+        )
+        return NotificationTemplate(
+            self.template_id, self.channels, self.default_locale, variants, updated_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """One channel of a template rendered for one asked-for locale: the message, or why not."""
+
+    locale: str  # as asked
+    channel: Channel
+    rendered: Rendered | None
+    used_locale: str | None  # the variant chosen (a fallback when the asked one has none)
+    error: str | None
 
 
 def normalise_locale(locale: str) -> str:
@@ -134,7 +188,12 @@ def locale_candidates(locale: str | None, default_locale: str) -> tuple[str, ...
 
 
 class TemplateStore:
-    """Templates read from ``directory``; renders one channel's message for one locale."""
+    """Templates from the templates topic (``apply``), over the files of ``directory``;
+    renders one channel's message for one locale.
+
+    ``apply`` may be called from another thread than the renders: a template is replaced
+    whole, in one dict assignment, and every cache is keyed by the template object.
+    """
 
     def __init__(self, directory: Path, *, max_sms_segments: int = 6) -> None:
         if max_sms_segments < 1:
@@ -143,36 +202,107 @@ class TemplateStore:
         self._max_sms_segments = max_sms_segments
         self._text_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self._html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
-        self._sources: dict[str, _Source] = {}
-        self._compiled: dict[tuple[str, str, Channel], dict[str, jinja2.Template]] = {}
+        self._files: dict[str, Template] = {}
+        # The topic's templates; one that fails its checks is kept as its error, so that
+        # it neither renders nor falls back to a file of the same id.
+        self._topic: dict[str, Template | TemplateError] = {}
         # A campaign renders the same data for each of its recipients: rendered once.
         # (Rendering is pure: a sandbox with no globals that change.) Failures are not kept.
         self._rendered = lru_cache(maxsize=RENDERED_KEPT)(self._render)
 
     def channels(self, template_id: str) -> tuple[Channel, ...]:
         """The channels the template sends on when a request names none."""
-        return self._source(template_id).channels
+        return self.template(template_id).channels
 
     def render(
         self, template_id: str, channel: Channel, locale: str | None, data: Mapping[str, str]
     ) -> Rendered:
         """The ``channel`` message of ``template_id`` in the best variant for ``locale``."""
-        return self._rendered(template_id, Channel(channel), locale, tuple(data.items()))
+        template = self.template(template_id)
+        return self._rendered(template, Channel(channel), locale, tuple(data.items()))
+
+    def template(self, template_id: str) -> Template:
+        """The topic's template of this id, else the file's."""
+        found = self._topic.get(template_id)
+        if isinstance(found, TemplateError):
+            raise found
+        if found is not None:
+            return found
+        template = self._files.get(template_id)
+        if template is None:  # failures are not kept: ids come from requests, files get fixed
+            raw, modified = _read(self._directory, template_id)
+            template = parse_template(template_id, raw, Origin.FILE, modified)
+            self._files[template_id] = template
+        return template
+
+    def ids(self) -> list[str]:
+        """Every template id, from the topic and the files, sorted."""
+        files = (path.stem for path in self._directory.glob("*.toml"))
+        return sorted({*(i for i in files if _TEMPLATE_ID.fullmatch(i)), *self._topic})
+
+    def apply(self, template_id: str, record: NotificationTemplate | None) -> None:
+        """A record of the templates topic: the template replaced, or (None, a tombstone)
+        removed from the topic's, which leaves the file of that id if there is one."""
+        if record is None:
+            self._topic.pop(template_id, None)
+            return
+        try:
+            template = from_record(record)
+            if template.template_id != template_id:
+                raise TemplateError(
+                    f"the record's key is {template_id[:128]!r}", template_id=record.template_id
+                )
+            self.check(template)
+        except TemplateError as error:
+            self._topic[template_id] = error
+        else:
+            self._topic[template_id] = template
+
+    def check(self, template: Template) -> None:
+        """Compile every field of ``template``: raises the first failure."""
+        for problem in self.problems(template):
+            raise problem
+
+    def problems(self, template: Template) -> list[TemplateError]:
+        """Each field of ``template`` that does not compile."""
+        found = []
+        for locale, channel in template.variants:
+            try:
+                self._compile(template, locale, channel)
+            except TemplateError as error:
+                found.append(error)
+        return found
+
+    def preview(
+        self, template: Template, data: Mapping[str, str], locales: Iterable[str] = ()
+    ) -> list[Preview]:
+        """Each of the template's channels for each of ``locales`` (by default each locale
+        the template has), rendered with ``data``."""
+        previews = []
+        for locale in list(locales) or template.locales:
+            for channel in template.channels:
+                try:
+                    used = _choose_locale(template, channel, locale)
+                    rendered = self._rendered(template, channel, locale, tuple(data.items()))
+                except TemplateError as error:
+                    previews.append(Preview(locale, channel, None, None, error.detail))
+                else:
+                    previews.append(Preview(locale, channel, rendered, used, None))
+        return previews
 
     def _render(
         self,
-        template_id: str,
+        template: Template,
         channel: Channel,
         locale: str | None,
         items: tuple[tuple[str, str], ...],
     ) -> Rendered:
         data = dict(items)
-        source = self._source(template_id)
-        chosen = _choose_locale(source, channel, locale)
-        where = _Where(template_id, channel, chosen)
+        chosen = _choose_locale(template, channel, locale)
+        where = _Where(template.template_id, channel, chosen)
         fields = {
-            name: _render_field(template, data, replace(where, field=name))
-            for name, template in self._compile(source, chosen, channel).items()
+            name: _render_field(compiled, data, replace(where, field=name))
+            for name, compiled in self._compile(template, chosen, channel).items()
         }
         match channel:
             case Channel.PUSH:
@@ -185,25 +315,17 @@ class TemplateStore:
             raise where.error("the message body renders empty")
         return rendered
 
-    def _source(self, template_id: str) -> _Source:
-        source = self._sources.get(template_id)
-        if source is None:  # failures are not kept: ids come from requests, files get fixed
-            source = _parse(template_id, _read(self._directory, template_id))
-            self._sources[template_id] = source
-        return source
-
     def _compile(
-        self, source: _Source, locale: str, channel: Channel
+        self, template: Template, locale: str, channel: Channel
     ) -> Mapping[str, jinja2.Template]:
-        key = (source.template_id, locale, channel)
-        compiled = self._compiled.get(key)
+        compiled = template.compiled.get((locale, channel))
         if compiled is None:
-            where = _Where(source.template_id, channel, locale)
+            where = _Where(template.template_id, channel, locale)
             compiled = {
                 name: self._compile_field(text, channel, replace(where, field=name))
-                for name, text in source.variants[(locale, channel)].items()
+                for name, text in template.variants[(locale, channel)].items()
             }
-            self._compiled[key] = compiled
+            template.compiled[(locale, channel)] = compiled
         return compiled
 
     def _compile_field(self, text: str, channel: Channel, where: _Where) -> jinja2.Template:
@@ -215,22 +337,47 @@ class TemplateStore:
             raise where.error(f"does not compile: {_describe(exc)}") from exc
 
 
-def _read(directory: Path, template_id: str) -> dict[str, Any]:
+def _read(directory: Path, template_id: str) -> tuple[dict[str, Any], datetime]:
     where = _Where(template_id)
     if not _TEMPLATE_ID.fullmatch(template_id):
         raise where.error("not a template id (letters, digits, '_' and '-' only)")
     path = directory / f"{template_id}.toml"
     try:
         with path.open("rb") as file:
-            return tomllib.load(file)
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            return tomllib.load(file), modified
     except FileNotFoundError as exc:
         raise where.error(f"unknown template: there is no {path.name}") from exc
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:  # its message names the line and column
+        raise where.error(f"cannot read {path.name}: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
         raise where.error(f"cannot read {path.name}: {type(exc).__name__}") from exc
 
 
-def _parse(template_id: str, raw: Mapping[str, Any]) -> _Source:
+def from_record(record: NotificationTemplate) -> Template:
+    """A record of the templates topic, checked as a file is."""
+    locales: dict[str, dict[str, Any]] = {}
+    for variant in record.variants:
+        channels = locales.setdefault(variant.locale, {})
+        if str(variant.channel) in channels:
+            where = _Where(record.template_id, variant.channel, variant.locale)
+            raise where.error("a duplicate variant")
+        channels[str(variant.channel)] = variant.fields
+    raw = {
+        "channels": [str(c) for c in record.channels],
+        "default_locale": record.default_locale,
+        "locales": locales,
+    }
+    return parse_template(record.template_id, raw, Origin.TOPIC, record.updated_at)
+
+
+def parse_template(
+    template_id: str, raw: Mapping[str, Any], origin: Origin, updated_at: datetime | None
+) -> Template:
+    """A template's definition (a file's tables) checked: its structure, not its sources."""
     where = _Where(template_id)
+    if not _TEMPLATE_ID.fullmatch(template_id):
+        raise where.error("not a template id (letters, digits, '_' and '-' only)")
     channels = raw.get("channels")
     if not isinstance(channels, list) or not channels:
         raise where.error("'channels' must be a non-empty list of channel names")
@@ -250,7 +397,8 @@ def _parse(template_id: str, raw: Mapping[str, Any]) -> _Source:
     default = normalise_locale(default_locale)
     if not any(locale == default for locale, _ in variants):
         raise where.error(f"default_locale {default_locale!r} has no variants")
-    return _Source(template_id, _parse_channels(where, channels), default, variants)
+    parsed = _parse_channels(where, channels)
+    return Template(template_id, parsed, default, variants, origin, updated_at)
 
 
 def _parse_channels(where: _Where, names: list[Any]) -> tuple[Channel, ...]:
@@ -286,12 +434,12 @@ def _parse_variant(where: _Where, channel: Channel, fields: Any) -> Mapping[str,
     return dict(fields)
 
 
-def _choose_locale(source: _Source, channel: Channel, locale: str | None) -> str:
-    candidates = locale_candidates(locale, source.default_locale)
+def _choose_locale(template: Template, channel: Channel, locale: str | None) -> str:
+    candidates = locale_candidates(locale, template.default_locale)
     for candidate in candidates:
-        if (candidate, channel) in source.variants:
+        if (candidate, channel) in template.variants:
             return candidate
-    where = _Where(source.template_id, channel, locale)
+    where = _Where(template.template_id, channel, locale)
     raise where.error(f"no variant for this channel in locales {', '.join(candidates)}")
 
 
@@ -305,6 +453,8 @@ def _render_field(template: jinja2.Template, data: Mapping[str, str], where: _Wh
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, jinja2.TemplateSyntaxError):  # the line within the field
+        return f"{exc.message} (line {exc.lineno})"
     if isinstance(exc, SecurityError):
         return f"blocked by the sandbox: {exc}"
     if isinstance(exc, jinja2.UndefinedError):

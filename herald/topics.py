@@ -102,6 +102,11 @@ class TopicNames:
     def address_invalidations(self) -> str:
         return f"{self.prefix}address-invalidations"
 
+    @property
+    def templates(self) -> str:
+        """Every template, keyed by id; each worker reads it whole (herald.template_feed)."""
+        return f"{self.prefix}templates"
+
     def channel(self, channel: str) -> str:
         return f"{self.prefix}channel.{channel}"
 
@@ -158,6 +163,7 @@ def pipeline_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
         TopicSpec(names.user_preferences, partitions, config=compacted),
         TopicSpec(names.user_contacts, partitions, config=compacted),
         TopicSpec(names.address_invalidations, partitions),
+        TopicSpec(names.templates, 1, config=compacted),
         *(TopicSpec(names.channel(c), partitions) for c in ("push", "sms", "email")),
         TopicSpec(names.status, partitions),
         TopicSpec(names.dead_letter, 1, config={"retention.ms": str(30 * 24 * 3600 * 1000)}),

@@ -2,6 +2,7 @@
 
 requests --fan_out--> requests-by-user --decide--> channel.push/sms/email  (+ status for each step)
 user-preferences / user-contacts --> tables co-partitioned with per-user (by user_id)
+templates --> every worker's template store, read whole (herald.template_feed)
 address-invalidations --> the dead address out of user-contacts (table and topic)
 deferred (Redis) --timer--> per-user
 """
@@ -30,6 +31,7 @@ from herald.deferred import DeferredStore
 from herald.errors import OutageError
 from herald.profiles import check_contacts, check_preferences
 from herald.settings import HeraldSettings
+from herald.template_feed import TemplateFeed
 from herald.templating import TemplateStore
 from herald.topics import TopicNames, TopicSpec, describe
 from streams.handlers import Clock, Codecs, Handlers, utc_now
@@ -95,6 +97,12 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
     redis_client = redis.Redis.from_url(settings.redis.url.get_secret_value())
     producer = StreamProducer(settings)
     register_all(codec, names)
+    templates = TemplateStore(
+        settings.pipeline.templates_dir, max_sms_segments=settings.pipeline.max_sms_segments
+    )
+    template_feed = TemplateFeed(settings, templates)
+    template_feed.catch_up()  # no request renders a file the topic has replaced
+    template_feed.start()
     outbox = Outbox(producer, codec, names, crash=app.crash)
     handlers = Handlers(
         Codecs(
@@ -105,9 +113,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
             invalidations=TopicCodec(codec, names.address_invalidations, INVALIDATION),
         ),
         outbox,
-        TemplateStore(
-            settings.pipeline.templates_dir, max_sms_segments=settings.pipeline.max_sms_segments
-        ),
+        templates,
         DeferredStore(redis_client, keys=names.deferred_keys),
         settings.pipeline,
         clock,
@@ -184,8 +190,9 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
     async def close_clients(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         producer.close()
         codec.close()
+        template_feed.close()
         await redis_client.aclose()
-        log.info("closed the producer, the schema registry and Redis clients")
+        log.info("closed the producer, the templates feed, the schema registry and Redis clients")
 
     app.on_before_shutdown.connect(close_clients)
     return app

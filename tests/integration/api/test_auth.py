@@ -11,6 +11,11 @@ from tests.integration.api.conftest import Api
 from tests.integration.api.test_publish import BODY, bearer
 
 SEED = {"user_ids": ["u-1"], "template_id": "order_shipped"}
+TEMPLATE = {
+    "channels": ["sms"],
+    "default_locale": "en",
+    "locales": {"en": {"sms": {"body": "Hi {{ name }}"}}},
+}
 # (method, path, body, the scope it needs)
 ROUTES = [
     ("POST", "/v1/notifications", BODY, Scope.PUBLISH),
@@ -26,6 +31,12 @@ ROUTES = [
     ("GET", "/v1/users/u-1/contacts", None, Scope.ADMIN),
     ("PUT", "/v1/users/u-1/contacts", {"email": "u-1@example.com"}, Scope.ADMIN),
     ("PATCH", "/v1/users/u-1/contacts", {"phone": "+12015550123"}, Scope.ADMIN),
+    ("GET", "/v1/templates", None, Scope.READ),
+    ("GET", "/v1/templates/order_shipped", None, Scope.READ),
+    ("GET", "/v1/templates/never-written", None, Scope.READ),
+    ("PUT", "/v1/templates/auth_matrix", TEMPLATE, Scope.ADMIN),
+    ("POST", "/v1/templates/order_shipped/preview", {"data": {"name": "A"}}, Scope.READ),
+    ("POST", "/v1/templates/preview", {"template": TEMPLATE}, Scope.READ),
 ]
 
 

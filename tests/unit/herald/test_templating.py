@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -9,13 +10,16 @@ import pytest
 from jinja2.exceptions import SecurityError, TemplateAssertionError
 
 from herald.errors import ConfigurationError, HeraldError
-from herald.models import Channel
+from herald.models import Channel, NotificationTemplate
 from herald.templating import (
     PUSH_MAX_BYTES,
+    Origin,
     Rendered,
     TemplateError,
     TemplateStore,
+    from_record,
     locale_candidates,
+    parse_template,
 )
 
 REPO_TEMPLATES = Path(__file__).parents[3] / "templates"
@@ -363,3 +367,119 @@ def test_every_shipped_template_sends_on_channels_it_has_in_its_default_locale()
     for template_id in ("order_shipped", "security_alert", "weekly_digest"):
         for channel in store.channels(template_id):
             assert store.render(template_id, channel, None, SAMPLE).body
+
+
+# The templates topic over the files
+
+WHEN = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+def topic_record(
+    template_id: str, source: str, updated_at: datetime = WHEN
+) -> NotificationTemplate:
+    template = parse_template(template_id, tomllib.loads(source), Origin.TOPIC, None)
+    return template.record(updated_at)
+
+
+def test_a_record_round_trips_the_definition(tmp_path: Path) -> None:
+    store = store_with(tmp_path, LOCALISED)
+    record = store.template("t").record(WHEN)
+    again = from_record(NotificationTemplate.from_record(record.to_record()))
+    assert again.definition() == store.template("t").definition()
+    assert (again.origin, again.updated_at) == (Origin.TOPIC, WHEN)
+
+
+def test_the_topic_replaces_a_file_and_a_tombstone_brings_the_file_back(tmp_path: Path) -> None:
+    store = store_with(tmp_path, push_template("file", "from the file"))
+    assert store.render("t", Channel.PUSH, None, {}).title == "file"
+    store.apply("t", topic_record("t", push_template("topic", "from the topic")))
+    assert store.render("t", Channel.PUSH, None, {}).title == "topic"
+    assert store.template("t").origin is Origin.TOPIC
+    store.apply("t", topic_record("t", push_template("again", "changed")))
+    assert store.render("t", Channel.PUSH, None, {}).title == "again"  # no stale rendering
+    store.apply("t", None)
+    assert store.render("t", Channel.PUSH, None, {}).title == "file"
+
+
+def test_a_topic_template_needs_no_file_and_is_listed(tmp_path: Path) -> None:
+    store = store_with(tmp_path, push_template("file", "b"), name="from_file")
+    (tmp_path / "not an id.toml").write_text(push_template("x", "y"))
+    store.apply("new", topic_record("new", sms_template("Hi {{ name }}")))
+    assert store.ids() == ["from_file", "new"]
+    assert store.render("new", Channel.SMS, "fr", {"name": "Ada"}).body == "Hi Ada"
+    assert store.channels("new") == (Channel.SMS,)
+
+
+def test_a_broken_record_on_the_topic_fails_its_renders_and_hides_the_file(
+    tmp_path: Path,
+) -> None:
+    store = store_with(tmp_path, push_template("file", "b"))
+    broken = topic_record("t", push_template("{% if %}", "b"))
+    store.apply("t", broken)
+    with pytest.raises(TemplateError, match="does not compile") as caught:
+        store.render("t", Channel.PUSH, None, {})
+    assert caught.value.field == "title"
+    store.apply("t", topic_record("t", push_template("fixed", "b")))
+    assert store.render("t", Channel.PUSH, None, {}).title == "fixed"
+
+
+def test_a_record_under_another_key_is_refused(tmp_path: Path) -> None:
+    store = TemplateStore(tmp_path)
+    store.apply("a", topic_record("b", push_template("x", "y")))
+    with pytest.raises(TemplateError, match="key"):
+        store.template("a")
+
+
+def test_duplicate_variants_in_a_record_are_refused() -> None:
+    record = topic_record("t", push_template("x", "y"))
+    doubled = NotificationTemplate(
+        "t", record.channels, "en", (*record.variants, *record.variants), WHEN
+    )
+    with pytest.raises(TemplateError, match="duplicate"):
+        from_record(doubled)
+
+
+def test_problems_name_every_field_that_does_not_compile_and_its_line(tmp_path: Path) -> None:
+    source = (
+        'channels = ["push", "email"]\ndefault_locale = "en"\n'
+        '[locales.en.push]\ntitle = "ok"\nbody = "{{ name"\n'
+        '[locales.en.email]\nsubject = "s"\ntext = "line one\\nline two {% endif %}"\n'
+    )
+    template = parse_template("t", tomllib.loads(source), Origin.TOPIC, None)
+    problems = TemplateStore(tmp_path).problems(template)
+    assert [(p.locale, p.channel, p.field) for p in problems] == [
+        ("en", Channel.PUSH, "body"),
+        ("en", Channel.EMAIL, "text"),
+    ]
+    assert "(line 1)" in problems[0].detail and "(line 2)" in problems[1].detail
+
+
+def test_a_toml_error_names_its_line(tmp_path: Path) -> None:
+    store = store_with(tmp_path, 'channels = ["push"]\ndefault_locale = \n')
+    with pytest.raises(TemplateError, match="line 2"):
+        store.template("t")
+
+
+def test_preview_renders_each_channel_in_each_locale(tmp_path: Path) -> None:
+    store = store_with(tmp_path, LOCALISED)
+    previews = store.preview(store.template("t"), {}, ["fr-CA", "de"])
+    found = {(p.locale, p.channel): (p.used_locale, p.rendered, p.error) for p in previews}
+    assert set(found) == {
+        (loc, c) for loc in ("fr-CA", "de") for c in (Channel.PUSH, Channel.EMAIL)
+    }
+    used, rendered, _ = found[("fr-CA", Channel.PUSH)]
+    assert (used, rendered and rendered.title) == ("fr-ca", "fr-CA")
+    used, rendered, _ = found[("de", Channel.PUSH)]
+    assert (used, rendered and rendered.title) == ("en", "en")
+    _, rendered, error = found[("de", Channel.EMAIL)]
+    assert rendered is None and error is not None and "no variant" in error
+
+
+def test_preview_defaults_to_the_templates_locales_and_reports_missing_data(
+    tmp_path: Path,
+) -> None:
+    store = store_with(tmp_path, sms_template("Hi {{ name }}"))
+    (preview,) = store.preview(store.template("t"), {})
+    assert preview.locale == "en" and preview.error is not None and "name" in preview.error
+    (preview,) = store.preview(store.template("t"), {"name": "Ada"})
+    assert preview.rendered is not None and preview.rendered.body == "Hi Ada"
