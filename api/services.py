@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import httpx
@@ -15,11 +16,14 @@ from api.metrics import ApiMetrics
 from api.publishing import AsyncPublisher
 from herald.cassandra import cassandra_cluster
 from herald.codec import AvroCodec
+from herald.errors import KafkaOutage
 from herald.history import HistoryReader
 from herald.profile_store import ProfileStore
 from herald.settings import HeraldSettings
 from herald.template_feed import TemplateFeed
 from herald.templating import TemplateStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,7 +54,10 @@ class Services:
             pipeline.templates_dir, max_sms_segments=pipeline.max_sms_segments
         )
         feed = TemplateFeed(settings, templates)
-        feed.catch_up()
+        try:
+            feed.catch_up(settings.api.publish_timeout_s)
+        except KafkaOutage:  # the API starts without Kafka: its thread reads to the end later
+            log.warning("the templates are not read yet: template routes answer 503 until then")
         feed.start()
         return cls(
             settings=settings,
@@ -70,10 +77,17 @@ class Services:
             template_feed=feed,
         )
 
+    def loaded_templates(self) -> TemplateStore:
+        """The templates, once the templates topic was read to its end."""
+        if not self.template_feed.ready.is_set():
+            raise KafkaOutage(f"{self.template_feed.topic} is not read yet")
+        return self.templates
+
     async def checks(self) -> dict[str, bool]:
-        """Whether each server answers now (for /readyz)."""
+        """Whether each server answers now, and the templates are read (for /readyz)."""
         return {
             "kafka": self.publisher.reachable(),
+            "templates": self.template_feed.ready.is_set(),
             "registry": self._registry_answers(),
             "cassandra": self._cassandra_answers(),
             "redis": await self._redis_answers(),

@@ -8,7 +8,6 @@ a poll (herald.template_feed). Reading and previewing need the read scope, writi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -27,7 +26,14 @@ from api.template_bodies import (
     TemplateOut,
     TemplateSummary,
 )
-from herald.templating import TEMPLATE_ID_PATTERN, Origin, Template, TemplateError, parse_template
+from herald.templating import (
+    TEMPLATE_ID_PATTERN,
+    InvalidTemplate,
+    Template,
+    TemplateError,
+    check_definition,
+    problems,
+)
 
 router = APIRouter(tags=["templates"])
 Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
@@ -38,6 +44,7 @@ ANSWERS: dict[int | str, dict[str, object]] = {
     403: {"model": Problem},
     404: {"model": Problem, "description": "No template of this id."},
     409: {"model": Problem, "description": "The stored template does not load: the reason."},
+    503: {"model": Problem, "description": "The templates topic is not read yet: retry."},
 }
 WRITE_ANSWERS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem},
@@ -48,24 +55,21 @@ WRITE_ANSWERS: dict[int | str, dict[str, object]] = {
 
 
 def _stored(services: Services, template_id: str) -> Template:
-    if template_id not in services.templates.ids():
+    store = services.loaded_templates()
+    if template_id not in store.ids():
         raise HTTPException(404, f"no template {template_id!r}")
     try:
-        return services.templates.template(template_id)
+        return store.template(template_id)
     except TemplateError as error:
         raise HTTPException(409, error.detail) from error
 
 
-def _checked(services: Services, template_id: str, body: TemplateIn) -> Template:
+def _checked(template_id: str, body: TemplateIn) -> Template:
     """The body as a template whose every field compiles, or a 422 naming each problem."""
     try:
-        template = parse_template(template_id, body.definition(), Origin.TOPIC, None)
-        problems = services.templates.problems(template)
-    except TemplateError as error:
-        problems = [error]
-    if problems:
-        raise HTTPException(422, [_problem(error) for error in problems])
-    return template
+        return check_definition(template_id, body.definition())
+    except InvalidTemplate as error:
+        raise HTTPException(422, [_problem(problem) for problem in error.problems]) from error
 
 
 def _problem(error: TemplateError) -> dict[str, Any]:
@@ -81,7 +85,7 @@ def _problem(error: TemplateError) -> dict[str, Any]:
 @router.get("/v1/templates", response_model=TemplateList, responses=ANSWERS)
 def list_templates(request: Request, key: Reader) -> TemplateList:
     """Every template: the topic's, and the installed files the topic does not replace."""
-    store = services_of(request).templates
+    store = services_of(request).loaded_templates()
     summaries = []
     for template_id in store.ids():
         try:
@@ -96,14 +100,14 @@ def list_templates(request: Request, key: Reader) -> TemplateList:
                 problem=error.detail,
             )
         else:
-            problems = store.problems(template)
+            found = problems(template)
             summary = TemplateSummary(
                 template_id=template_id,
                 origin=template.origin,
                 updated_at=template.updated_at,
                 channels=list(template.channels),
                 locales=list(template.locales),
-                problem=problems[0].detail if problems else None,
+                problem=found[0].detail if found else None,
             )
         summaries.append(summary)
     return TemplateList(templates=summaries)
@@ -121,9 +125,9 @@ async def put_template(
 ) -> TemplateOut:
     """Create or replace a template; every worker renders it from its next request on."""
     services = services_of(request)
-    template = _checked(services, template_id, body)
-    now = datetime.now(UTC)
-    record = template.record(now.replace(microsecond=now.microsecond // 1000 * 1000))
+    services.loaded_templates()  # a store still behind the topic would answer an older one
+    template = _checked(template_id, body)
+    record = template.record()
     await services.publisher.publish_template(record)
     services.templates.apply(template_id, record)
     services.metrics.templates.inc()
@@ -148,6 +152,6 @@ def preview_template(
 def preview_draft(request: Request, body: DraftPreviewIn, key: Reader) -> PreviewOut:
     """A template not saved yet, checked as a write is, rendered as a stored one is."""
     services = services_of(request)
-    draft = _checked(services, "draft", body.template)
+    draft = _checked("draft", body.template)
     previews = services.templates.preview(draft, body.data, body.locales)
     return PreviewOut(template_id=None, previews=[PreviewItem.of(p) for p in previews])

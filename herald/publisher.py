@@ -1,4 +1,5 @@
-"""The SDK services use to publish: notification requests, and users' preferences and contacts.
+"""The SDK services use to publish: notification requests, users' preferences and contacts, and
+templates.
 
 Idempotent producer with acks=all; ``publish`` returns only after the broker confirmed.
 """
@@ -11,11 +12,17 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from herald.codec import AvroCodec
-from herald.contracts import CONTACTS, PREFERENCES, REQUEST, R, TopicCodec
+from herald.contracts import CONTACTS, PREFERENCES, REQUEST, TEMPLATE, R, TopicCodec
 from herald.errors import KafkaOutage
-from herald.models import NotificationRequest, UserContacts, UserPreferences
+from herald.models import (
+    NotificationRequest,
+    NotificationTemplate,
+    UserContacts,
+    UserPreferences,
+)
 from herald.profiles import check_contacts, check_preferences
 from herald.settings import HeraldSettings
+from herald.templating import check_record
 from herald.topics import REQUEST_MAX_BYTES, TopicNames
 from herald.validation import validate
 
@@ -58,6 +65,7 @@ class Publisher:
         self._requests = TopicCodec(self._codec, names.requests, REQUEST)
         self._preferences = TopicCodec(self._codec, names.user_preferences, PREFERENCES)
         self._contacts = TopicCodec(self._codec, names.user_contacts, CONTACTS)
+        self._templates = TopicCodec(self._codec, names.templates, TEMPLATE)
 
     def __enter__(self) -> Publisher:
         return self
@@ -90,19 +98,33 @@ class Publisher:
         checked = [check_contacts(c) for c in contacts]
         return self._send(self._contacts, [(c.user_id, c) for c in checked])
 
+    def publish_templates(self, templates: Iterable[NotificationTemplate]) -> int:
+        """Check every template first (structure, every field compiled), then send all;
+        every worker renders them from its next request on."""
+        batch = list(templates)
+        for template in batch:
+            check_record(template)
+        return self._send(self._templates, [(t.template_id, t) for t in batch])
+
+    def remove_templates(self, template_ids: Iterable[str]) -> int:
+        """Tombstones: the topic's templates removed (an installed file of the id is back)."""
+        return self._deliver(self._templates.topic, [(i, None) for i in template_ids])
+
     def _send(self, codec: TopicCodec[R], keyed: list[tuple[str, R]]) -> int:
+        return self._deliver(codec.topic, [(key, codec.encode(record)) for key, record in keyed])
+
+    def _deliver(self, topic: str, keyed: list[tuple[str, bytes | None]]) -> int:
         failures: list[str] = []
 
         def delivered(error: KafkaError | None, message: Message) -> None:
             if error is not None:
                 failures.append(f"{message.key()!r}: {error.str()}")
 
-        for key, record in keyed:
-            value = codec.encode(record)
+        for key, value in keyed:
             while True:
                 try:
                     self._producer.produce(
-                        codec.topic, key=key.encode(), value=value, on_delivery=delivered
+                        topic, key=key.encode(), value=value, on_delivery=delivered
                     )
                     break
                 except BufferError:  # the local queue is full: let deliveries drain

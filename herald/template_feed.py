@@ -2,9 +2,11 @@
 
 Templates are global: every streams worker renders any template, whatever partitions it owns,
 so this is no consumer group but a plain consumer assigned the topic's one partition from its
-start. ``catch_up`` reads to the end before the process serves (a request must not render an
-old file when the topic already replaced it); ``start`` then follows the topic in a thread of
-its own, so a change reaches every worker without a restart.
+start. A streams worker calls ``catch_up`` before it decides anything (a request must not
+render an old file when the topic already replaced it); the API, which must start and answer
+503s without a broker, tries for a while and then leaves it to the thread (its template routes
+answer 503 until ``ready``). ``start`` follows the
+topic in a thread of its own, so a change reaches every worker without a restart.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import logging
 import threading
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from herald.codec import AvroCodec
 from herald.contracts import TEMPLATE, TopicCodec
@@ -45,24 +54,21 @@ class TemplateFeed:
         )
         self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         self._stopped = threading.Event()
+        self.ready = threading.Event()  # the topic was read to its end once
         self._follower = threading.Thread(target=self._follow, name="template-feed", daemon=True)
 
     @KAFKA
     def catch_up(self, timeout_s: float = 30.0) -> int:
         """Apply every record on the topic now; returns how many. ``KafkaOutage`` when the
         end is not reached within ``timeout_s``."""
-        applied = 0
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            message = self._consumer.poll(0.5)
-            if message is None:
-                continue
-            if _at_end(message):
-                return applied
-            applied += self._apply(message)
-        raise KafkaOutage(f"the end of {self.topic} was not reached in {timeout_s}s")
+        applied = self._read_to_end(time.monotonic() + timeout_s)
+        if applied is None:
+            raise KafkaOutage(f"the end of {self.topic} was not reached in {timeout_s}s")
+        return applied
 
     def start(self) -> None:
+        """Follow the topic in a thread; one that has not caught up first reads to the end
+        there, however long the broker takes, and then sets ``ready``."""
         self._follower.start()
 
     def close(self) -> None:
@@ -72,15 +78,33 @@ class TemplateFeed:
         self._consumer.close()
         self._codec.close()
 
-    def _follow(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                message = self._consumer.poll(0.5)
-            except Exception as error:  # an outage: librdkafka reconnects, the loop goes on
-                log.warning("reading %s: %s", self.topic, type(error).__name__)
+    def _read_to_end(self, deadline: float | None) -> int | None:
+        """The records up to the end applied (how many), or None at the deadline or stop."""
+        applied = 0
+        while not self._stopped.is_set() and (deadline is None or time.monotonic() < deadline):
+            message = self._poll()
+            if message is None:
                 continue
+            if _at_end(message):
+                self.ready.set()
+                return applied
+            applied += self._apply(message)
+        return None
+
+    def _follow(self) -> None:
+        if not self.ready.is_set():
+            self._read_to_end(None)
+        while not self._stopped.is_set():
+            message = self._poll()
             if message is not None and not _at_end(message):
                 self._apply(message)
+
+    def _poll(self) -> Message | None:
+        try:
+            return self._consumer.poll(0.5)
+        except KafkaException as error:  # librdkafka reconnects: the loop goes on
+            log.warning("reading %s: %s", self.topic, type(error).__name__)
+            return None
 
     def _apply(self, message: Message) -> int:
         error = message.error()

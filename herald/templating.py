@@ -150,8 +150,12 @@ class Template:
             "locales": locales,
         }
 
-    def record(self, updated_at: datetime) -> NotificationTemplate:
-        """The template as the templates topic holds it."""
+    def record(self, updated_at: datetime | None = None) -> NotificationTemplate:
+        """The template as the templates topic holds it, changed at ``updated_at`` (by
+        default now, to the millisecond Avro keeps)."""
+        if updated_at is None:
+            now = datetime.now(UTC)
+            updated_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
         variants = tuple(
             TemplateVariant(locale, channel, dict(fields))
             for (locale, channel), fields in self.variants.items()
@@ -200,8 +204,6 @@ class TemplateStore:
             raise ConfigurationError(f"max_sms_segments must be at least 1, not {max_sms_segments}")
         self._directory = directory
         self._max_sms_segments = max_sms_segments
-        self._text_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-        self._html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
         self._files: dict[str, Template] = {}
         # The topic's templates; one that fails its checks is kept as its error, so that
         # it neither renders nor falls back to a file of the same id.
@@ -247,31 +249,13 @@ class TemplateStore:
             self._topic.pop(template_id, None)
             return
         try:
-            template = from_record(record)
-            if template.template_id != template_id:
+            if record.template_id != template_id:
                 raise TemplateError(
                     f"the record's key is {template_id[:128]!r}", template_id=record.template_id
                 )
-            self.check(template)
+            self._topic[template_id] = check_record(record)
         except TemplateError as error:
             self._topic[template_id] = error
-        else:
-            self._topic[template_id] = template
-
-    def check(self, template: Template) -> None:
-        """Compile every field of ``template``: raises the first failure."""
-        for problem in self.problems(template):
-            raise problem
-
-    def problems(self, template: Template) -> list[TemplateError]:
-        """Each field of ``template`` that does not compile."""
-        found = []
-        for locale, channel in template.variants:
-            try:
-                self._compile(template, locale, channel)
-            except TemplateError as error:
-                found.append(error)
-        return found
 
     def preview(
         self, template: Template, data: Mapping[str, str], locales: Iterable[str] = ()
@@ -302,7 +286,7 @@ class TemplateStore:
         where = _Where(template.template_id, channel, chosen)
         fields = {
             name: _render_field(compiled, data, replace(where, field=name))
-            for name, compiled in self._compile(template, chosen, channel).items()
+            for name, compiled in _compiled(template, chosen, channel).items()
         }
         match channel:
             case Channel.PUSH:
@@ -315,33 +299,97 @@ class TemplateStore:
             raise where.error("the message body renders empty")
         return rendered
 
-    def _compile(
-        self, template: Template, locale: str, channel: Channel
-    ) -> Mapping[str, jinja2.Template]:
-        compiled = template.compiled.get((locale, channel))
-        if compiled is None:
-            where = _Where(template.template_id, channel, locale)
-            compiled = {
-                name: self._compile_field(text, channel, replace(where, field=name))
-                for name, text in template.variants[(locale, channel)].items()
-            }
-            template.compiled[(locale, channel)] = compiled
-        return compiled
 
-    def _compile_field(self, text: str, channel: Channel, where: _Where) -> jinja2.Template:
-        html = channel is Channel.EMAIL and where.field == "html"
-        env = self._html_env if html else self._text_env
+class InvalidTemplate(TemplateError):
+    """A template that does not pass its checks; ``problems`` has each, located, and it is
+    located where the first is."""
+
+    def __init__(self, problems: list[TemplateError]) -> None:
+        first = problems[0]
+        super().__init__(
+            "",
+            template_id=first.template_id,
+            channel=first.channel,
+            locale=first.locale,
+            field=first.field,
+        )
+        self.problems = problems
+        self.detail = "; ".join(problem.detail for problem in problems)
+        self.args = (self.detail,)
+
+
+def problems(template: Template) -> list[TemplateError]:
+    """Each field of ``template`` that does not compile."""
+    found = []
+    for locale, channel in template.variants:
         try:
-            return env.from_string(text)
-        except Exception as exc:  # a template is code: whatever it raises is its fault
-            raise where.error(f"does not compile: {_describe(exc)}") from exc
+            _compiled(template, locale, channel)
+        except TemplateError as error:
+            found.append(error)
+    return found
+
+
+def check_definition(template_id: str, raw: Mapping[str, Any]) -> Template:
+    """A definition (a file's tables) as a template of the topic whose every field compiles;
+    ``InvalidTemplate`` with each problem otherwise."""
+    try:
+        template = parse_template(template_id, raw, Origin.TOPIC, None)
+    except TemplateError as error:
+        raise InvalidTemplate([error]) from error
+    return _checked(template)
+
+
+def check_record(record: NotificationTemplate) -> Template:
+    """A record of the templates topic checked as a file is, every field compiled."""
+    try:
+        template = from_record(record)
+    except TemplateError as error:
+        raise InvalidTemplate([error]) from error
+    return _checked(template)
+
+
+def _checked(template: Template) -> Template:
+    found = problems(template)
+    if found:
+        raise InvalidTemplate(found)
+    return template
+
+
+_TEXT_ENV: Final = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_HTML_ENV: Final = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+
+
+def _compiled(template: Template, locale: str, channel: Channel) -> Mapping[str, jinja2.Template]:
+    """The fields of one variant compiled, kept with the template."""
+    compiled = template.compiled.get((locale, channel))
+    if compiled is None:
+        where = _Where(template.template_id, channel, locale)
+        compiled = {
+            name: _compile_field(text, channel, replace(where, field=name))
+            for name, text in template.variants[(locale, channel)].items()
+        }
+        template.compiled[(locale, channel)] = compiled
+    return compiled
+
+
+def _compile_field(text: str, channel: Channel, where: _Where) -> jinja2.Template:
+    html = channel is Channel.EMAIL and where.field == "html"
+    env = _HTML_ENV if html else _TEXT_ENV
+    try:
+        return env.from_string(text)
+    except Exception as exc:  # a template is code: whatever it raises is its fault
+        raise where.error(f"does not compile: {_describe(exc)}") from exc
 
 
 def _read(directory: Path, template_id: str) -> tuple[dict[str, Any], datetime]:
-    where = _Where(template_id)
     if not _TEMPLATE_ID.fullmatch(template_id):
-        raise where.error("not a template id (letters, digits, '_' and '-' only)")
-    path = directory / f"{template_id}.toml"
+        raise _Where(template_id).error("not a template id (letters, digits, '_' and '-' only)")
+    return read_definition(directory / f"{template_id}.toml")
+
+
+def read_definition(path: Path) -> tuple[dict[str, Any], datetime]:
+    """A template file's tables, and when it was changed; its id is its name's stem."""
+    where = _Where(path.stem)
     try:
         with path.open("rb") as file:
             modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)

@@ -13,7 +13,7 @@ import sys
 import typer
 
 from herald import __version__
-from herald.cli import bench, db, dlq, sandbox, schemas, stack, topics, worker
+from herald.cli import bench, db, dlq, sandbox, schemas, stack, templates, topics, worker
 from herald.cli.api import api
 from herald.cli.api import keys as api_keys
 from herald.cli.common import HeraldGroup, run
@@ -43,6 +43,7 @@ def root(
 for name, group in (
     ("stack", stack.app),
     ("topics", topics.app),
+    ("templates", templates.app),
     ("schemas", schemas.app),
     ("dlq", dlq.app),
     ("worker", worker.app),

@@ -8,8 +8,15 @@ import asyncio
 import pytest
 
 from api.keys import Scope
-from herald.client import ApiUnavailable, AsyncHeraldClient, HeraldClient, NotAuthorized
+from herald.client import (
+    ApiUnavailable,
+    AsyncHeraldClient,
+    HeraldClient,
+    NotAuthorized,
+    NotFound,
+)
 from herald.errors import ValidationError
+from herald.models import Channel, QuietHours, UserContacts, UserPreferences
 from lab.sandboxes.config import free_port
 from tests.integration.api.conftest import Api, requests_on_topic
 from tests.integration.pipeline import request
@@ -45,3 +52,44 @@ def test_errors_say_what_to_do(api: Api) -> None:
     nobody = HeraldClient(f"http://127.0.0.1:{free_port()}", "hk_x_y")
     with nobody, pytest.raises(ApiUnavailable):
         nobody.send(request(["u-1"]))
+
+
+def test_profiles_templates_and_counts_through_the_client(api: Api) -> None:
+    token = api.token(Scope.READ, Scope.ADMIN)
+    prefs = UserPreferences(
+        "u-client",
+        opted_out_channels=frozenset({Channel.SMS}),
+        quiet_hours=QuietHours(22 * 60, 7 * 60, "Europe/Paris"),
+        locale="fr",
+    )
+    contacts = UserContacts("u-client", phone="+1 (201) 555-0123", email="u@Example.COM")
+    definition = {
+        "channels": ["sms"],
+        "default_locale": "en",
+        "locales": {"en": {"sms": {"body": "Hi {{ name }}"}}},
+    }
+
+    async def through_async() -> tuple[UserPreferences, list[dict[str, object]]]:
+        async with AsyncHeraldClient(api.url, token) as client:
+            await client.set_preferences(prefs)
+            previews = await client.preview("client_sms", {"name": "Ada"})
+            return await client.preferences("u-client"), previews
+
+    with HeraldClient(api.url, token) as client:
+        assert client.preferences("u-never") == UserPreferences("u-never")
+        stored = client.set_contacts(contacts)
+        assert (stored.phone, stored.email) == ("+12015550123", "u@example.com")
+        assert client.contacts("u-client") == stored
+        assert client.put_template("client_sms", definition)["origin"] == "topic"
+        assert client.template("client_sms")["locales"] == definition["locales"]
+        assert "client_sms" in {t["template_id"] for t in client.templates()}
+        with pytest.raises(NotFound):
+            client.outcomes("never-sent")
+        with pytest.raises(NotFound):
+            client.template("never-written")
+        with pytest.raises(ValidationError) as refused:
+            client.set_contacts(UserContacts("u-client", phone="12"))
+        assert refused.value.field == "phone"
+    read_back, previews = asyncio.run(through_async())
+    assert read_back == prefs
+    assert [p["body"] for p in previews] == ["Hi Ada"]

@@ -102,6 +102,7 @@ def test_no_broker_is_a_503_with_retry_after(start_api: Callable[..., Api]) -> N
     assert ready.status_code == 503
     assert ready.json()["checks"] == {
         "kafka": False,
+        "templates": False,
         "registry": True,
         "cassandra": True,
         "redis": True,

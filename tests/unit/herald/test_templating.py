@@ -20,6 +20,7 @@ from herald.templating import (
     from_record,
     locale_candidates,
     parse_template,
+    problems,
 )
 
 REPO_TEMPLATES = Path(__file__).parents[3] / "templates"
@@ -446,12 +447,12 @@ def test_problems_name_every_field_that_does_not_compile_and_its_line(tmp_path: 
         '[locales.en.email]\nsubject = "s"\ntext = "line one\\nline two {% endif %}"\n'
     )
     template = parse_template("t", tomllib.loads(source), Origin.TOPIC, None)
-    problems = TemplateStore(tmp_path).problems(template)
-    assert [(p.locale, p.channel, p.field) for p in problems] == [
+    found = problems(template)
+    assert [(p.locale, p.channel, p.field) for p in found] == [
         ("en", Channel.PUSH, "body"),
         ("en", Channel.EMAIL, "text"),
     ]
-    assert "(line 1)" in problems[0].detail and "(line 2)" in problems[1].detail
+    assert "(line 1)" in found[0].detail and "(line 2)" in found[1].detail
 
 
 def test_a_toml_error_names_its_line(tmp_path: Path) -> None:
