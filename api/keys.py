@@ -157,6 +157,9 @@ class Verifier:
         self._store = store
         self._cache_s = cache_s
         self._cached: dict[str, tuple[float, ApiKey | None]] = {}
+        # one lookup at a time per key id: when an entry expires under load, the requests
+        # that arrive meanwhile wait for that lookup instead of each making their own
+        self._looking: dict[str, asyncio.Future[ApiKey | None]] = {}
 
     async def key_for(self, token: str) -> ApiKey | None:
         """The key a valid, unrevoked token belongs to; None for any other token. Only a key
@@ -168,9 +171,23 @@ class Verifier:
         now = time.monotonic()
         hit = self._cached.get(key_id)
         if hit is None or now - hit[0] > self._cache_s:
-            hit = (now, await asyncio.to_thread(self._store.find, key_id))
+            hit = (now, await self._look_up(key_id))
             if len(self._cached) > 10_000:
                 self._cached.clear()  # bounded: a flood of made-up ids cannot grow it
             self._cached[key_id] = hit
         key = hit[1]
         return key if key is not None and key.admits(secret) else None
+
+    async def _look_up(self, key_id: str) -> ApiKey | None:
+        pending = self._looking.get(key_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.ensure_future(asyncio.to_thread(self._store.find, key_id))
+        self._looking[key_id] = pending
+        try:
+            return await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._looking.pop(key_id, None)
+            else:  # this request was cancelled: the others still wait for the lookup
+                pending.add_done_callback(lambda _: self._looking.pop(key_id, None))

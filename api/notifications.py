@@ -3,7 +3,7 @@ the SDK's rules, published with acks=all, answered 202 only once the broker conf
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -50,7 +50,7 @@ def invalid(field: str, problem: str) -> HTTPException:
 async def accept(services: Services, body: NotificationIn, key: str | None) -> JSONResponse:
     if key is not None and body.request_id is not None and body.request_id != key:
         raise invalid("request_id", "differs from the Idempotency-Key header")
-    request_id = key or body.request_id or uuid.uuid4().hex
+    request_id = key or body.request_id or os.urandom(16).hex()  # 128 random bits
     request = body.to_request(request_id, datetime.now(UTC))
     try:
         validate(request, services.settings.pipeline)
