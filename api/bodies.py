@@ -172,6 +172,14 @@ class Problem(BaseModel):
     detail: str
 
 
+Answers = dict[int | str, dict[str, object]]
+
+
+def answers(extra: Answers) -> Answers:
+    """A route's answers for the spec: the 401 and 403 of every keyed route, and ``extra``."""
+    return {401: {"model": Problem}, 403: {"model": Problem}, **extra}
+
+
 class Checks(BaseModel):
     ready: bool
     checks: dict[str, bool]

@@ -8,18 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api.auth import require
-from api.bodies import HistoryPage, Problem, RequestSummary, Status, Timeline
+from api.bodies import HistoryPage, Problem, RequestSummary, Status, Timeline, answers
 from api.keys import ApiKey, Scope
 from api.services import services_of
 from herald.history import BadCursor, Cursor
 
 router = APIRouter(tags=["history"])
 Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
-ANSWERS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem},
-    403: {"model": Problem},
-    404: {"model": Problem},
-}
+ANSWERS = answers(
+    {
+        404: {"model": Problem},
+    }
+)
 
 
 @router.get("/v1/notifications/{notification_id}", response_model=Timeline, responses=ANSWERS)

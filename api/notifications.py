@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import require
-from api.bodies import Accepted, NotificationIn, Problem, SeedSendIn
+from api.bodies import Accepted, NotificationIn, Problem, SeedSendIn, answers
 from api.idempotency import Answer, KeyReused, StillRunning, fingerprint
 from api.keys import ApiKey, Scope
 from api.services import Services, services_of
@@ -29,13 +29,13 @@ IdempotencyKey = Annotated[
         description="Becomes the request id; a repeat gets the first answer (24 h).",
     ),
 ]
-ANSWERS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem},
-    403: {"model": Problem},
-    409: {"model": Problem, "description": "The first request with this key is still running."},
-    422: {"description": "A field is wrong; the answer names it."},
-    503: {"model": Problem, "description": "Kafka or Redis cannot be reached: retry later."},
-}
+ANSWERS = answers(
+    {
+        409: {"model": Problem, "description": "The first request with this key is still running."},
+        422: {"description": "A field is wrong; the answer names it."},
+        503: {"model": Problem, "description": "Kafka or Redis cannot be reached: retry later."},
+    }
+)
 
 
 def unavailable(what: str) -> HTTPException:

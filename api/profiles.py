@@ -1,18 +1,22 @@
 """A user's preferences and contacts: read from Cassandra, written to their compacted topics.
 
 A write is checked as the SDK and the streams worker check it (herald.profiles), answered
-only once the broker confirmed the record, and stored for reading back at once; the sink
+only once the broker confirmed the record, and stored for reading back at once; writes of one
+user's preferences (or contacts) take turns through a Redis lock, so concurrent PATCHes of
+different fields all land; the sink
 stores every other producer's records the same way. All routes need the admin scope.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
+from redis.exceptions import LockError
 
 from api.auth import require
 from api.bodies import (
@@ -23,24 +27,31 @@ from api.bodies import (
     PreferencesIn,
     PreferencesPatch,
     Problem,
+    answers,
 )
 from api.keys import ApiKey, Scope
 from api.notifications import invalid
 from api.services import Services, services_of
-from herald.errors import ValidationError
+from herald.errors import RedisOutage, ValidationError
 from herald.models import UserContacts, UserPreferences
 from herald.profile_store import KIND_OF, P, Stored
 from herald.profiles import check_contacts, check_preferences
+from herald.redis import REDIS
 
 router = APIRouter(tags=["profiles"])
 Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
-ANSWERS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem},
-    403: {"model": Problem},
-    422: {"description": "A field is wrong; the answer names it (never its value)."},
-    503: {"model": Problem, "description": "Kafka or Cassandra cannot be reached: retry."},
-}
+ANSWERS = answers(
+    {
+        422: {"description": "A field is wrong; the answer names it (never its value)."},
+        503: {
+            "model": Problem,
+            "description": "Kafka, Cassandra or Redis cannot be reached, or another write of "
+            "this profile is taking long: retry.",
+        },
+    }
+)
 B = TypeVar("B", bound=BaseModel)
+LOCK_MARGIN_S = 5.0  # a profile's write lock: the publish timeout and this, for Cassandra
 
 
 def _checked(check: Callable[[P], P], profile: P) -> P:
@@ -64,6 +75,25 @@ def _merged(current: B, patch: BaseModel) -> B:
 
 async def _stored(services: Services, kind: type[P], user_id: str) -> Stored[P] | None:
     return await asyncio.to_thread(services.profiles.get, kind, user_id)
+
+
+@asynccontextmanager
+async def _one_writer(services: Services, kind: type[P], user_id: str) -> AsyncIterator[None]:
+    """One write of a user's preferences (or contacts) at a time, across API processes: a
+    PATCH reads, merges and writes, and two at once would lose one of the changes. The lock
+    outlives a publish that times out; a holder slower than that loses it."""
+    settings = services.settings
+    hold_s = settings.api.publish_timeout_s + LOCK_MARGIN_S
+    name = f"{settings.kafka.topic_prefix}profile-lock:{KIND_OF[kind].value}:{user_id}"
+    lock = services.redis.lock(name, timeout=hold_s, blocking_timeout=hold_s)
+    with REDIS:
+        if not await lock.acquire():
+            raise RedisOutage("another write of this profile holds it: try again")
+    try:
+        yield
+    finally:
+        with REDIS, suppress(LockError):  # expired: another writer may hold it by now
+            await lock.release()
 
 
 async def _save(services: Services, profile: UserPreferences | UserContacts) -> Stored[Any]:
@@ -97,7 +127,9 @@ async def put_preferences(
 ) -> Preferences:
     """Replace the user's preferences."""
     prefs = _checked(check_preferences, body.to_model(user_id))
-    return _preferences(user_id, await _save(services_of(request), prefs))
+    services = services_of(request)
+    async with _one_writer(services, UserPreferences, user_id):
+        return _preferences(user_id, await _save(services, prefs))
 
 
 @router.patch("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
@@ -106,10 +138,11 @@ async def patch_preferences(
 ) -> Preferences:
     """Change some of the user's preferences."""
     services = services_of(request)
-    stored = await _stored(services, UserPreferences, user_id)
-    current = PreferencesIn() if stored is None else PreferencesIn.of(stored.profile)
-    prefs = _checked(check_preferences, _merged(current, body).to_model(user_id))
-    return _preferences(user_id, await _save(services, prefs))
+    async with _one_writer(services, UserPreferences, user_id):
+        stored = await _stored(services, UserPreferences, user_id)
+        current = PreferencesIn() if stored is None else PreferencesIn.of(stored.profile)
+        prefs = _checked(check_preferences, _merged(current, body).to_model(user_id))
+        return _preferences(user_id, await _save(services, prefs))
 
 
 # -- contacts -------------------------------------------------------------------------------
@@ -130,7 +163,9 @@ async def get_contacts(request: Request, user_id: str, key: Admin) -> Contacts:
 async def put_contacts(request: Request, user_id: str, body: ContactsIn, key: Admin) -> Contacts:
     """Replace the user's contacts; the phone is stored in E.164 form."""
     contacts = _checked(check_contacts, body.to_model(user_id))
-    return _contacts(user_id, await _save(services_of(request), contacts))
+    services = services_of(request)
+    async with _one_writer(services, UserContacts, user_id):
+        return _contacts(user_id, await _save(services, contacts))
 
 
 @router.patch("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
@@ -139,7 +174,8 @@ async def patch_contacts(
 ) -> Contacts:
     """Change some of the user's contacts (``devices`` is replaced whole)."""
     services = services_of(request)
-    stored = await _stored(services, UserContacts, user_id)
-    current = ContactsIn() if stored is None else ContactsIn.of(stored.profile)
-    contacts = _checked(check_contacts, _merged(current, body).to_model(user_id))
-    return _contacts(user_id, await _save(services, contacts))
+    async with _one_writer(services, UserContacts, user_id):
+        stored = await _stored(services, UserContacts, user_id)
+        current = ContactsIn() if stored is None else ContactsIn.of(stored.profile)
+        contacts = _checked(check_contacts, _merged(current, body).to_model(user_id))
+        return _contacts(user_id, await _save(services, contacts))

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
 from api.auth import require
-from api.bodies import Problem
+from api.bodies import Problem, answers
 from api.keys import ApiKey, Scope
 from api.services import Services, services_of
 from api.template_bodies import (
@@ -39,19 +39,19 @@ router = APIRouter(tags=["templates"])
 Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
 Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
 TemplateId = Annotated[str, Path(pattern=TEMPLATE_ID_PATTERN, description="e.g. order_shipped")]
-ANSWERS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem},
-    403: {"model": Problem},
-    404: {"model": Problem, "description": "No template of this id."},
-    409: {"model": Problem, "description": "The stored template does not load: the reason."},
-    503: {"model": Problem, "description": "The templates topic is not read yet: retry."},
-}
-WRITE_ANSWERS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem},
-    403: {"model": Problem},
-    422: {"description": "A field is wrong; the answer names it, and the line of a source."},
-    503: {"model": Problem, "description": "Kafka cannot be reached: retry."},
-}
+ANSWERS = answers(
+    {
+        404: {"model": Problem, "description": "No template of this id."},
+        409: {"model": Problem, "description": "The stored template does not load: the reason."},
+        503: {"model": Problem, "description": "The templates topic is not read yet: retry."},
+    }
+)
+WRITE_ANSWERS = answers(
+    {
+        422: {"description": "A field is wrong; the answer names it, and the line of a source."},
+        503: {"model": Problem, "description": "Kafka cannot be reached: retry."},
+    }
+)
 
 
 def _stored(services: Services, template_id: str) -> Template:

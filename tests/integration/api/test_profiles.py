@@ -3,6 +3,7 @@ topics once the answer is 200, read back at once, and honoured by the next decis
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,3 +139,20 @@ def test_profiles_set_over_http_are_honoured_by_the_next_decision(
         Channel.SMS: (State.SUPPRESSED, Reason.OPTED_OUT_CHANNEL),
         Channel.EMAIL: (State.QUEUED, None),
     }
+
+
+def test_concurrent_patches_of_different_fields_all_land(api: Api) -> None:
+    admin = bearer(api.token(Scope.ADMIN))
+    url = f"{api.url}/v1/users/{user('racer')}/preferences"
+    patches = [{name: value} for name, value in PREFS.items()]
+
+    async def patch_all() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            answers = await asyncio.gather(
+                *(client.patch(url, json=body, headers=admin) for body in patches * 3)
+            )
+        return [answer.status_code for answer in answers]
+
+    assert asyncio.run(patch_all()) == [200] * len(patches) * 3
+    stored = httpx.get(url, headers=admin).json()
+    assert {name: stored[name] for name in PREFS} == PREFS
