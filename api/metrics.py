@@ -36,6 +36,12 @@ class ApiMetrics:
             "Templates the broker confirmed on the templates topic",
             registry=self.registry,
         )
+        self.unsubscribes = Counter(
+            "herald_api_unsubscribes",
+            "One-click unsubscribe requests by outcome: done, already, refused, mandatory",
+            ("outcome",),
+            registry=self.registry,
+        )
         self.recipients = Counter(
             "herald_api_published_recipients",
             "Recipients of the notification requests the broker confirmed",

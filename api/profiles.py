@@ -73,12 +73,12 @@ def _merged(current: B, patch: BaseModel) -> B:
     return type(current).model_validate(values)
 
 
-async def _stored(services: Services, kind: type[P], user_id: str) -> Stored[P] | None:
+async def stored_profile(services: Services, kind: type[P], user_id: str) -> Stored[P] | None:
     return await asyncio.to_thread(services.profiles.get, kind, user_id)
 
 
 @asynccontextmanager
-async def _one_writer(services: Services, kind: type[P], user_id: str) -> AsyncIterator[None]:
+async def one_writer(services: Services, kind: type[P], user_id: str) -> AsyncIterator[None]:
     """One write of a user's preferences (or contacts) at a time, across API processes: a
     PATCH reads, merges and writes, and two at once would lose one of the changes. The lock
     outlives a publish that times out; a holder slower than that loses it."""
@@ -96,7 +96,7 @@ async def _one_writer(services: Services, kind: type[P], user_id: str) -> AsyncI
             await lock.release()
 
 
-async def _save(services: Services, profile: UserPreferences | UserContacts) -> Stored[Any]:
+async def save_profile(services: Services, profile: UserPreferences | UserContacts) -> Stored[Any]:
     publisher = services.publisher
     if isinstance(profile, UserPreferences):
         timestamp_ms = await publisher.publish_preferences(profile)
@@ -118,7 +118,9 @@ def _preferences(user_id: str, stored: Stored[UserPreferences] | None) -> Prefer
 @router.get("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
 async def get_preferences(request: Request, user_id: str, key: Admin) -> Preferences:
     """The user's preferences (the defaults, with ``updated_at`` null, if never set)."""
-    return _preferences(user_id, await _stored(services_of(request), UserPreferences, user_id))
+    return _preferences(
+        user_id, await stored_profile(services_of(request), UserPreferences, user_id)
+    )
 
 
 @router.put("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
@@ -128,8 +130,8 @@ async def put_preferences(
     """Replace the user's preferences."""
     prefs = _checked(check_preferences, body.to_model(user_id))
     services = services_of(request)
-    async with _one_writer(services, UserPreferences, user_id):
-        return _preferences(user_id, await _save(services, prefs))
+    async with one_writer(services, UserPreferences, user_id):
+        return _preferences(user_id, await save_profile(services, prefs))
 
 
 @router.patch("/v1/users/{user_id}/preferences", response_model=Preferences, responses=ANSWERS)
@@ -138,11 +140,11 @@ async def patch_preferences(
 ) -> Preferences:
     """Change some of the user's preferences."""
     services = services_of(request)
-    async with _one_writer(services, UserPreferences, user_id):
-        stored = await _stored(services, UserPreferences, user_id)
+    async with one_writer(services, UserPreferences, user_id):
+        stored = await stored_profile(services, UserPreferences, user_id)
         current = PreferencesIn() if stored is None else PreferencesIn.of(stored.profile)
         prefs = _checked(check_preferences, _merged(current, body).to_model(user_id))
-        return _preferences(user_id, await _save(services, prefs))
+        return _preferences(user_id, await save_profile(services, prefs))
 
 
 # -- contacts -------------------------------------------------------------------------------
@@ -156,7 +158,7 @@ def _contacts(user_id: str, stored: Stored[UserContacts] | None) -> Contacts:
 @router.get("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
 async def get_contacts(request: Request, user_id: str, key: Admin) -> Contacts:
     """The user's contacts (none, with ``updated_at`` null, if never set)."""
-    return _contacts(user_id, await _stored(services_of(request), UserContacts, user_id))
+    return _contacts(user_id, await stored_profile(services_of(request), UserContacts, user_id))
 
 
 @router.put("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
@@ -164,8 +166,8 @@ async def put_contacts(request: Request, user_id: str, body: ContactsIn, key: Ad
     """Replace the user's contacts; the phone is stored in E.164 form."""
     contacts = _checked(check_contacts, body.to_model(user_id))
     services = services_of(request)
-    async with _one_writer(services, UserContacts, user_id):
-        return _contacts(user_id, await _save(services, contacts))
+    async with one_writer(services, UserContacts, user_id):
+        return _contacts(user_id, await save_profile(services, contacts))
 
 
 @router.patch("/v1/users/{user_id}/contacts", response_model=Contacts, responses=ANSWERS)
@@ -174,8 +176,8 @@ async def patch_contacts(
 ) -> Contacts:
     """Change some of the user's contacts (``devices`` is replaced whole)."""
     services = services_of(request)
-    async with _one_writer(services, UserContacts, user_id):
-        stored = await _stored(services, UserContacts, user_id)
+    async with one_writer(services, UserContacts, user_id):
+        stored = await stored_profile(services, UserContacts, user_id)
         current = ContactsIn() if stored is None else ContactsIn.of(stored.profile)
         contacts = _checked(check_contacts, _merged(current, body).to_model(user_id))
-        return _contacts(user_id, await _save(services, contacts))
+        return _contacts(user_id, await save_profile(services, contacts))

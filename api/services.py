@@ -18,6 +18,7 @@ from herald.cassandra import cassandra_cluster
 from herald.codec import AvroCodec
 from herald.errors import KafkaOutage
 from herald.history import HistoryReader
+from herald.links import LinkSigner
 from herald.profile_store import ProfileStore
 from herald.settings import HeraldSettings
 from herald.template_feed import TemplateFeed
@@ -41,6 +42,7 @@ class Services:
     metrics: ApiMetrics
     templates: TemplateStore
     template_feed: TemplateFeed
+    links: LinkSigner | None  # None: links.secret is not set
 
     @classmethod
     def connect(cls, settings: HeraldSettings) -> Services:
@@ -75,6 +77,9 @@ class Services:
             metrics=ApiMetrics(),
             templates=templates,
             template_feed=feed,
+            links=None
+            if settings.links.secret is None
+            else LinkSigner.from_settings(settings.links),
         )
 
     def loaded_templates(self) -> TemplateStore:

@@ -334,6 +334,14 @@ class ApiSettings(_Frozen):
     page_size_max: int = 500
 
 
+class LinkSettings(_Frozen):
+    """Signed links for end users (herald.links): one-click unsubscribe."""
+
+    base_url: str = "http://127.0.0.1:8480"  # where end users reach `herald api`
+    secret: SecretStr | None = None  # HS256 key, 32 bytes or more; no default
+    unsubscribe_ttl_s: int = Field(default=180 * 24 * 3600, gt=0)  # a link works this long
+
+
 SETTINGS_FILE = "HERALD_SETTINGS_FILE"
 T = TypeVar("T")
 
@@ -364,6 +372,7 @@ class HeraldSettings(BaseSettings):
     sink: SinkSettings = Field(default_factory=SinkSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    links: LinkSettings = Field(default_factory=LinkSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
 
     @classmethod
