@@ -285,10 +285,8 @@ class DeliverySettings(_Frozen):
     ledger_ttl_s: int = 7 * 24 * 3600
     # An in-flight ledger entry older than this belongs to a sender that died mid-call.
     in_flight_stale_s: float = 60.0
-    # List-Unsubscribe for non-mandatory categories; {user_id} and {category} are filled in.
-    unsubscribe_url: str = (
-        "https://notifications.herald.example/unsubscribe?user={user_id}&category={category}"
-    )
+    # List-Unsubscribe for non-mandatory categories: a signed one-click link of `herald api`
+    # (links.base_url, links.secret) and, if set, this mailbox (which Herald does not read).
     unsubscribe_mailto: str | None = "unsubscribe@herald.example"
     sandbox_dir: Path = Field(default_factory=_sandbox_dir)
     # The provider sandboxes' control API (`herald sandbox run`): what arrived, faults to inject.

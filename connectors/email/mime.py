@@ -7,6 +7,7 @@ address that does not parse is refused as invalid before any I/O.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +21,11 @@ from email.utils import format_datetime
 from urllib.parse import quote
 
 from connectors.base import PermanentDeliveryError
+from herald.links import LinkSigner
 from herald.models import ChannelMessage
 from herald.settings import HeraldSettings
+
+log = logging.getLogger(__name__)
 
 NOTIFICATION_ID_HEADER = "X-Herald-Notification-Id"
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058
@@ -35,35 +39,40 @@ SMTP_COMPAT32 = email_policy.compat32.clone(linesep="\r\n", max_line_length=None
 class EmailPolicy:
     from_address: str
     mandatory_categories: frozenset[str]
-    unsubscribe_url: str | None  # {user_id} and {category} are filled in
+    links: LinkSigner | None  # the signed one-click link; None: links.secret is not set
     unsubscribe_mailto: str | None
 
     @classmethod
     def from_settings(cls, settings: HeraldSettings, from_address: str) -> EmailPolicy:
+        links = LinkSigner.from_settings(settings.links) if settings.links.secret else None
+        if links is None:
+            log.warning("HERALD_LINKS__SECRET is not set: emails carry no one-click unsubscribe")
         return cls(
             from_address=from_address,
             mandatory_categories=settings.pipeline.mandatory_categories,
-            unsubscribe_url=settings.delivery.unsubscribe_url,
+            links=links,
             unsubscribe_mailto=settings.delivery.unsubscribe_mailto,
         )
 
 
-def unsubscribe_headers(message: ChannelMessage, policy: EmailPolicy) -> dict[str, str]:
-    """``List-Unsubscribe`` (+ one-click POST) for categories a user may leave; none for the
-    mandatory ones (security mail cannot be unsubscribed from)."""
+def unsubscribe_headers(
+    message: ChannelMessage, policy: EmailPolicy, now: datetime
+) -> dict[str, str]:
+    """``List-Unsubscribe`` (+ one-click POST, RFC 8058, to a signed link of `herald api`)
+    for categories a user may leave; none for the mandatory ones (security mail cannot be
+    unsubscribed from)."""
     if message.category in policy.mandatory_categories:
         return {}
-    user, category = quote(message.user_id, safe=""), quote(message.category, safe="")
     targets = []
-    if policy.unsubscribe_url:
-        targets.append(f"<{policy.unsubscribe_url.format(user_id=user, category=category)}>")
+    if policy.links is not None:
+        targets.append(f"<{policy.links.unsubscribe_url(message.user_id, message.category, now)}>")
     if policy.unsubscribe_mailto:
         subject = quote(f"unsubscribe {message.category} {message.user_id}", safe="")
         targets.append(f"<mailto:{policy.unsubscribe_mailto}?subject={subject}>")
     if not targets:
         return {}
     headers = {"List-Unsubscribe": ", ".join(targets)}
-    if policy.unsubscribe_url:
+    if policy.links is not None:
         headers["List-Unsubscribe-Post"] = ONE_CLICK
     return headers
 
@@ -101,7 +110,7 @@ def headers(
         ("Date", format_datetime(now)),
         ("Message-ID", message_id(message.notification_id, policy.from_address)),
         (NOTIFICATION_ID_HEADER, message.notification_id),
-        *unsubscribe_headers(message, policy).items(),
+        *unsubscribe_headers(message, policy, now).items(),
     ]
 
 

@@ -10,7 +10,9 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -24,6 +26,7 @@ from connectors.base import (
 from connectors.push.apns import apns_id
 from connectors.push.fcm import FcmSender
 from connectors.registry import build_sender
+from herald.links import LinkSigner
 from herald.models import Channel, ChannelMessage, Platform, Priority
 from herald.settings import HeraldSettings, ProviderLimits
 from lab.sandboxes import SandboxControl
@@ -257,14 +260,19 @@ async def test_list_unsubscribe_by_category(
     sandbox_clean: SandboxFixture, category: str, unsubscribe: bool
 ) -> None:
     settings, control = sandbox_clean
+    links = {"secret": "a key of thirty-two bytes or more!", "base_url": "https://n.example"}
     message = channel_message("smtp", category=category, html="<p>Shipped</p>")
-    async with sender_for(settings, "smtp") as sender:
+    async with sender_for(settings.updated(links=links), "smtp") as sender:
         await send(sender, message)
     [record] = records(control, "smtp", message)
     assert record.subject == "Order 42"
     assert ("list-unsubscribe" in record.headers) is unsubscribe
     if unsubscribe:
-        assert record.headers["list-unsubscribe"].startswith("<https://")
+        link = record.headers["list-unsubscribe"].split(",")[0].strip().strip("<>")
+        assert link.startswith("https://n.example/v1/unsubscribe?")
+        query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+        signer = LinkSigner.from_settings(settings.updated(links=links).links)
+        signer.check_unsubscribe(query["token"], message.user_id, category, datetime.now(UTC))
         assert record.headers["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
 
 

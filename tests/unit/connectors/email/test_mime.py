@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from email import message_from_bytes
 from email import policy as email_policy
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -12,13 +14,15 @@ from connectors.email.mime import (
     build_email,
     message_id,
 )
+from herald.links import LinkSigner
 from herald.settings import HeraldSettings
 from tests.unit.connectors.conftest import NOW, message
 
+SIGNER = LinkSigner("a key of thirty-two bytes or more!", "https://n.example", timedelta(days=9))
 POLICY = EmailPolicy(
     from_address="notifications@herald.example",
     mandatory_categories=frozenset({"security"}),
-    unsubscribe_url="https://n.example/unsubscribe?user={user_id}&category={category}",
+    links=SIGNER,
     unsubscribe_mailto="unsubscribe@herald.example",
 )
 
@@ -47,10 +51,15 @@ def test_html_goes_as_an_alternative_to_the_text() -> None:
 
 def test_list_unsubscribe_on_categories_one_may_leave() -> None:
     mail = build_email("smtp", message(category="marketing", user_id="u 1/2"), POLICY, NOW)
-    assert mail["List-Unsubscribe"] == (
-        "<https://n.example/unsubscribe?user=u%201%2F2&category=marketing>, "
-        "<mailto:unsubscribe@herald.example?subject=unsubscribe%20marketing%20u%201%2F2>"
+    link, mailto = mail["List-Unsubscribe"].split(", ")
+    assert (
+        mailto == "<mailto:unsubscribe@herald.example?subject=unsubscribe%20marketing%20u%201%2F2>"
     )
+    url = urlsplit(link.strip("<>"))
+    assert (url.scheme, url.netloc, url.path) == ("https", "n.example", "/v1/unsubscribe")
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert (query["user"], query["category"]) == ("u 1/2", "marketing")
+    SIGNER.check_unsubscribe(query["token"], "u 1/2", "marketing", NOW)  # signed for them
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
@@ -94,7 +103,7 @@ def test_any_text_comes_back_as_it_was(title: str, body: str, html: str | None) 
     assert raw.isascii() and all(len(line) <= 998 for line in raw.split(b"\r\n"))
     mail = parsed(raw)
     assert mail["Subject"] == title
-    assert str(mail["List-Unsubscribe"]).strip().startswith("<https://n.example/unsubscribe?")
+    assert str(mail["List-Unsubscribe"]).strip().startswith("<https://n.example/v1/unsubscribe?")
     text = mail if html is None else mail.get_body(("plain",))
     assert text.get_content().rstrip() == body
     if html is not None:
@@ -116,5 +125,7 @@ def test_unparsable_address_is_refused_as_invalid(address: str) -> None:
 def test_policy_from_settings() -> None:
     policy = EmailPolicy.from_settings(HeraldSettings(), "x@herald.example")
     assert policy.mandatory_categories == frozenset({"security"})
-    assert policy.unsubscribe_url is not None
+    assert policy.links is None  # no links.secret: no one-click link, never an unsigned one
+    signed = HeraldSettings().updated(links={"secret": "s" * 32})
+    assert EmailPolicy.from_settings(signed, "x@herald.example").links is not None
     assert message_id("n", "no-domain") == "<n.email@herald.invalid>"
