@@ -26,7 +26,7 @@ from herald.profiles import check_preferences
 
 router = APIRouter(tags=["end users"])
 ONE_CLICK = "List-Unsubscribe=One-Click"
-Field = Annotated[str, Query(min_length=1, max_length=1_000)]
+LinkPart = Annotated[str, Query(min_length=1, max_length=1_000)]
 HTML: dict[str, object] = {"content": {"text/html": {}}}
 ANSWERS: dict[int | str, dict[str, object]] = {
     400: {**HTML, "description": "A category that cannot be left, or no one-click body."},
@@ -77,7 +77,9 @@ def _checked(services: Services, user: str, category: str, token: str) -> HTMLRe
 
 
 @router.get("/v1/unsubscribe", response_class=HTMLResponse, responses={200: HTML, **ANSWERS})
-async def confirm(request: Request, user: Field, category: Field, token: Field) -> HTMLResponse:
+async def confirm(
+    request: Request, user: LinkPart, category: LinkPart, token: LinkPart
+) -> HTMLResponse:
     """The page an unsubscribe link opens: what it does, and the button that does it."""
     services = services_of(request)
     refused = _checked(services, user, category, token)
@@ -88,7 +90,9 @@ async def confirm(request: Request, user: Field, category: Field, token: Field) 
 
 
 @router.post("/v1/unsubscribe", response_class=HTMLResponse, responses={200: HTML, **ANSWERS})
-async def unsubscribe(request: Request, user: Field, category: Field, token: Field) -> HTMLResponse:
+async def unsubscribe(
+    request: Request, user: LinkPart, category: LinkPart, token: LinkPart
+) -> HTMLResponse:
     """One click (RFC 8058: the body is ``List-Unsubscribe=One-Click``): the user is opted
     out of the category, on the preferences topic once the broker confirmed it."""
     services = services_of(request)
