@@ -80,12 +80,13 @@ def test_links_that_are_not_ours_change_nothing_and_are_counted(
     start_api: Callable[..., Api],
 ) -> None:
     api = start_api(links={"secret": SECRET})
-    good = link(api, "ann", "marketing")
+    ann = user("ann")
+    good = link(api, ann, "marketing")
     token = good.split("token=")[1]
     refused = [
-        link(api, "bob", "marketing").replace("user=bob", "user=ann"),  # bob's token
-        link(api, "ann", "digest").replace("category=digest", "category=marketing"),
-        link(api, "ann", "marketing", ago=timedelta(days=31)),  # expired
+        link(api, "bob", "marketing").replace("user=bob", f"user={ann}"),  # bob's token
+        link(api, ann, "digest").replace("category=digest", "category=marketing"),
+        link(api, ann, "marketing", ago=timedelta(days=31)),  # expired
         good.replace(token, token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")),
         good.replace(token, token[: len(token) // 2]),
     ]
@@ -93,13 +94,13 @@ def test_links_that_are_not_ours_change_nothing_and_are_counted(
         for method in ("GET", "POST"):
             answer = click(url, method)
             assert answer.status_code == 403, (method, url)
-    assert click(link(api, "ann", "security")).status_code == 400
+    assert click(link(api, ann, "security")).status_code == 400
     assert httpx.post(good).status_code == 400  # RFC 8058: the body says one click
     metrics = httpx.get(f"{api.url}/metrics").text
     assert 'herald_api_unsubscribes_total{outcome="refused"} 10.0' in metrics
     admin = bearer(api.token(Scope.ADMIN))
-    prefs = httpx.get(f"{api.url}/v1/users/ann/preferences", headers=admin).json()
+    prefs = httpx.get(f"{api.url}/v1/users/{ann}/preferences", headers=admin).json()
     assert prefs["updated_at"] is None  # nothing was written
 
     unset = start_api()  # no links.secret: no link works
-    assert httpx.get(link(unset, "ann", "marketing")).status_code == 404
+    assert httpx.get(link(unset, ann, "marketing")).status_code == 404
