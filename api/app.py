@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api import lookups, notifications, profiles, templates, unsubscribe
+from api import lookups, notifications, profiles, receipts, templates, unsubscribe
 from api.bodies import Checks, Problem
 from api.metrics import Measured
 from api.services import Services, services_of
@@ -49,6 +49,7 @@ def create_app(settings: HeraldSettings) -> FastAPI:
     app.include_router(profiles.router)
     app.include_router(templates.router)
     app.include_router(unsubscribe.router)
+    app.include_router(receipts.router)
     _health(app)
     _handlers(app)
     app.add_middleware(Measured)

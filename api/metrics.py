@@ -36,6 +36,13 @@ class ApiMetrics:
             "Templates the broker confirmed on the templates topic",
             registry=self.registry,
         )
+        self.receipts = Counter(
+            "herald_api_receipts",
+            "Provider receipts' and apps' events by provider and outcome: matched, repeated, "
+            "unknown (dead-lettered), ignored, bad_signature, malformed",
+            ("provider", "outcome"),
+            registry=self.registry,
+        )
         self.unsubscribes = Counter(
             "herald_api_unsubscribes",
             "One-click unsubscribe requests by outcome: done, already, refused, mandatory",

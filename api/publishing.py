@@ -9,9 +9,11 @@ import threading
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from herald.codec import AvroCodec
-from herald.contracts import CONTACTS, PREFERENCES, REQUEST, TEMPLATE, R, TopicCodec
+from herald.contracts import CONTACTS, PREFERENCES, REQUEST, STATUS, TEMPLATE, R, TopicCodec
+from herald.deadletter import Letter
 from herald.errors import KafkaOutage
 from herald.models import (
+    DeliveryStatus,
     NotificationRequest,
     NotificationTemplate,
     UserContacts,
@@ -33,6 +35,8 @@ class AsyncPublisher:
         self._preferences = TopicCodec(codec, names.user_preferences, PREFERENCES)
         self._contacts = TopicCodec(codec, names.user_contacts, CONTACTS)
         self._templates = TopicCodec(codec, names.templates, TEMPLATE)
+        self._status = TopicCodec(codec, names.status, STATUS)
+        self._dead_letter = names.dead_letter
         self._stopped = threading.Event()
         # librdkafka calls back from poll(): a thread of its own serves them
         self._poller = threading.Thread(target=self._poll, name="api-producer", daemon=True)
@@ -59,7 +63,27 @@ class AsyncPublisher:
         """As ``publish``; returns the record's timestamp (ms)."""
         return await self._produce(self._templates, template.template_id, template)
 
+    async def publish_status(self, status: DeliveryStatus) -> None:
+        """As ``publish``: a status event of a notification (a provider's receipt)."""
+        await self._produce(self._status, status.notification_id, status)
+
+    async def publish_dead_letter(self, letter: Letter) -> None:
+        """As ``publish``: a record kept on the dead-letter topic with its reason."""
+        await self._send(
+            self._dead_letter, letter.key, letter.value, letter.headers, letter.timestamp_ms
+        )
+
     async def _produce(self, codec: TopicCodec[R], key: str, record: R) -> int:
+        return await self._send(codec.topic, key.encode(), codec.encode(record))
+
+    async def _send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+        timestamp_ms: int | None = None,
+    ) -> int:
         loop = asyncio.get_running_loop()
         confirmed: asyncio.Future[tuple[KafkaError | None, int]] = loop.create_future()
 
@@ -67,13 +91,17 @@ class AsyncPublisher:
             _, timestamp_ms = message.timestamp()
             loop.call_soon_threadsafe(_settle, confirmed, (error, timestamp_ms))
 
-        value = codec.encode(record)
         try:
             self._producer.produce(
-                codec.topic, key=key.encode(), value=value, on_delivery=delivered
+                topic,
+                key=key,
+                value=value,
+                headers=headers,
+                timestamp=timestamp_ms or 0,
+                on_delivery=delivered,
             )
         except (BufferError, KafkaException) as error:
-            raise KafkaOutage(f"producing to {codec.topic}: {type(error).__name__}") from error
+            raise KafkaOutage(f"producing to {topic}: {type(error).__name__}") from error
         failure, timestamp_ms = await confirmed
         if failure is not None:
             raise PublishError(f"the broker did not confirm the record: {failure.name()}")

@@ -14,6 +14,8 @@ from api.idempotency import IdempotencyKeys
 from api.keys import KeyStore, Verifier
 from api.metrics import ApiMetrics
 from api.publishing import AsyncPublisher
+from api.receipt_matching import Matcher
+from api.sns_fetch import SnsFetcher
 from herald.cassandra import cassandra_cluster
 from herald.codec import AvroCodec
 from herald.errors import KafkaOutage
@@ -23,6 +25,7 @@ from herald.profile_store import ProfileStore
 from herald.settings import HeraldSettings
 from herald.template_feed import TemplateFeed
 from herald.templating import TemplateStore
+from herald.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class Services:
     templates: TemplateStore
     template_feed: TemplateFeed
     links: LinkSigner | None  # None: links.secret is not set
+    matcher: Matcher
+    sns: SnsFetcher
 
     @classmethod
     def connect(cls, settings: HeraldSettings) -> Services:
@@ -61,10 +66,12 @@ class Services:
         except KafkaOutage:  # the API starts without Kafka: its thread reads to the end later
             log.warning("the templates are not read yet: template routes answer 503 until then")
         feed.start()
+        publisher = AsyncPublisher(settings, codec)
+        metrics = ApiMetrics()
         return cls(
             settings=settings,
             codec=codec,
-            publisher=AsyncPublisher(settings, codec),
+            publisher=publisher,
             cluster=cluster,
             session=session,
             history=HistoryReader(session, keyspace, settings.sink.day_bucket_tz),
@@ -74,12 +81,19 @@ class Services:
             idempotency=IdempotencyKeys(
                 redis, settings.kafka.topic_prefix, settings.api.idempotency_ttl_s
             ),
-            metrics=ApiMetrics(),
+            metrics=metrics,
             templates=templates,
             template_feed=feed,
-            links=None
-            if settings.links.secret is None
-            else LinkSigner.from_settings(settings.links),
+            links=LinkSigner.configured(settings.links),
+            matcher=Matcher(
+                redis,
+                TopicNames(settings.kafka.topic_prefix),
+                publisher,
+                metrics,
+                wait_s=settings.api.receipt_match_wait_s,
+                once_ttl_s=settings.api.receipt_once_ttl_s,
+            ),
+            sns=SnsFetcher(settings.delivery.aws.sns_urls),
         )
 
     def loaded_templates(self) -> TemplateStore:
@@ -122,6 +136,7 @@ class Services:
     async def close(self) -> None:
         self.publisher.close()
         self.template_feed.close()
+        await self.sns.aclose()
         await self.redis.aclose()
         self.cluster.shutdown()
         self.codec.close()

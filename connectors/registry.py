@@ -25,7 +25,9 @@ from connectors.push.fcm import FcmSender
 from connectors.sms.sns import SnsSender
 from connectors.sms.twilio import TwilioSender
 from herald.errors import ConfigurationError
+from herald.links import LinkSigner
 from herald.models import Channel, Platform
+from herald.receipts import receipt_url
 from herald.settings import (
     DeliverySettings,
     HeraldSettings,
@@ -84,18 +86,21 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 def _fcm(s: HeraldSettings) -> Sender:
     fcm = s.delivery.fcm
-    return FcmSender(Http1Client(fcm.limits.timeout_s, s.delivery.in_flight), fcm)
+    client = Http1Client(fcm.limits.timeout_s, s.delivery.in_flight)
+    return FcmSender(client, fcm, links=LinkSigner.configured(s.links))
 
 
 def _apns(s: HeraldSettings) -> Sender:
     apns = s.delivery.apns
     client = http2_client(apns.limits.timeout_s, s.delivery.in_flight, tls_context(apns.ca_file))
-    return ApnsSender(client, apns)
+    return ApnsSender(client, apns, links=LinkSigner.configured(s.links))
 
 
 def _twilio(s: HeraldSettings) -> Sender:
     twilio = s.delivery.twilio
-    return TwilioSender(Http1Client(twilio.limits.timeout_s, s.delivery.in_flight), twilio)
+    callback = receipt_url(s.links.base_url, "twilio") if twilio.status_callbacks else None
+    client = Http1Client(twilio.limits.timeout_s, s.delivery.in_flight)
+    return TwilioSender(client, twilio, status_callback=callback)
 
 
 def _sns(s: HeraldSettings) -> Sender:

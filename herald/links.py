@@ -2,8 +2,10 @@
 
 An unsubscribe link carries an HS256 JWT (PyJWT) of the user, the category and an expiry,
 for the audience ``herald:unsubscribe``; the link also names the user and category in clear,
-and the token must match them, so a token of one user or category opens no other. The key is
-``links.secret`` (HERALD_LINKS__SECRET), which has no default.
+and the token must match them, so a token of one user or category opens no other. An event
+token (audience ``herald:event``), which a push message carries for its app to report an open,
+names the notification it is about. The key is ``links.secret`` (HERALD_LINKS__SECRET), which
+has no default; each audience's tokens open nothing of another's.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from urllib.parse import urlencode
 import jwt
 
 from herald.errors import HeraldError
+from herald.models import Channel
+from herald.receipts import MessageRef
 from herald.settings import LinkSettings, required
 
 UNSUBSCRIBE: Final = "herald:unsubscribe"
+EVENT: Final = "herald:event"
 ALGORITHM: Final = "HS256"
 MIN_SECRET_BYTES: Final = 32  # RFC 7518: an HS256 key at least as long as the hash
 
@@ -33,23 +38,67 @@ class InvalidLink(HeraldError):
 
 
 @dataclass(frozen=True, slots=True)
+class Tracked:
+    """What an event token is about: a message, and the provider that took it."""
+
+    ref: MessageRef
+    provider: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Unsubscribe:
     user_id: str
     category: str
 
 
 class LinkSigner:
-    def __init__(self, secret: str, base_url: str, unsubscribe_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        secret: str,
+        base_url: str,
+        unsubscribe_ttl: timedelta,
+        events_ttl: timedelta = timedelta(days=90),
+    ) -> None:
         if len(secret.encode()) < MIN_SECRET_BYTES:
             raise HeraldError(f"HERALD_LINKS__SECRET must be at least {MIN_SECRET_BYTES} bytes")
         self._key = secret
         self._base = base_url.rstrip("/")
         self._ttl = unsubscribe_ttl
+        self._events_ttl = events_ttl
 
     @classmethod
     def from_settings(cls, links: LinkSettings) -> LinkSigner:
         secret = required(links.secret, "HERALD_LINKS__SECRET").get_secret_value()
-        return cls(secret, links.base_url, timedelta(seconds=links.unsubscribe_ttl_s))
+        return cls(
+            secret,
+            links.base_url,
+            timedelta(seconds=links.unsubscribe_ttl_s),
+            timedelta(seconds=links.events_ttl_s),
+        )
+
+    @classmethod
+    def configured(cls, links: LinkSettings) -> LinkSigner | None:
+        """The signer, or None when links.secret is not set (no signed links)."""
+        return None if links.secret is None else cls.from_settings(links)
+
+    def _claims(
+        self, token: str, audience: str, names: list[str], now: datetime
+    ) -> dict[str, object]:
+        try:
+            claims: dict[str, object] = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=audience,
+                options={"require": ["aud", "exp", *names], "verify_exp": False},
+            )
+        except jwt.InvalidTokenError as error:
+            raise InvalidLink("not a link of ours") from error
+        if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
+            raise InvalidLink("expired")
+        if not all(isinstance(claims[name], str) for name in names):
+            raise InvalidLink("not a link of ours")
+        return claims
 
     def unsubscribe_token(self, user_id: str, category: str, now: datetime) -> str:
         claims = {"aud": UNSUBSCRIBE, "sub": user_id, "cat": category, "exp": now + self._ttl}
@@ -65,18 +114,42 @@ class LinkSigner:
         self, token: str, user_id: str, category: str, now: datetime
     ) -> Unsubscribe:
         """What the link may do; ``InvalidLink`` for any token it did not sign for them."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                audience=UNSUBSCRIBE,
-                options={"require": ["aud", "sub", "cat", "exp"], "verify_exp": False},
-            )
-        except jwt.InvalidTokenError as error:
-            raise InvalidLink("not a link of ours") from error
+        claims = self._claims(token, UNSUBSCRIBE, ["sub", "cat"], now)
         if claims["sub"] != user_id or claims["cat"] != category:
             raise InvalidLink("a link for another user or category")
-        if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
-            raise InvalidLink("expired")
         return Unsubscribe(user_id, category)
+
+    def events_url(self) -> str:
+        """Where an app posts the events of a message it shows (``POST /v1/events``)."""
+        return f"{self._base}/v1/events"
+
+    def event_token(self, ref: MessageRef, now: datetime, provider: str | None = None) -> str:
+        """What a message carries for its reader to report an open of it."""
+        claims = {
+            **({"pv": provider} if provider is not None else {}),
+            "aud": EVENT,
+            "sub": ref.user_id,
+            "nid": ref.notification_id,
+            "rid": ref.request_id,
+            "ch": ref.channel.value,
+            "exp": now + self._events_ttl,
+            **({"ten": ref.tenant} if ref.tenant is not None else {}),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def check_event(self, token: str, now: datetime) -> Tracked:
+        """The message an event token is about; ``InvalidLink`` for any other token."""
+        claims = self._claims(token, EVENT, ["sub", "nid", "rid", "ch"], now)
+        tenant, provider = claims.get("ten"), claims.get("pv")
+        try:
+            channel = Channel(str(claims["ch"]))
+        except ValueError as error:
+            raise InvalidLink("not a link of ours") from error
+        ref = MessageRef(
+            notification_id=str(claims["nid"]),
+            request_id=str(claims["rid"]),
+            user_id=str(claims["sub"]),
+            channel=channel,
+            tenant=tenant if isinstance(tenant, str) else None,
+        )
+        return Tracked(ref, provider if isinstance(provider, str) else None)

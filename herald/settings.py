@@ -238,6 +238,11 @@ class AwsSettings(_Frozen):
     sms_limits: ProviderLimits = Field(default_factory=ProviderLimits)
     email_limits: ProviderLimits = Field(default_factory=ProviderLimits)
     ses_from: str | None = None
+    # SES events through SNS (POST /v1/receipts/ses): the topics whose notifications are taken
+    # (none: SES receipts are refused), and where SNS signing certificates and subscription
+    # confirmations may be fetched from (a regular expression; AWS's own hosts)
+    ses_event_topics: frozenset[str] = frozenset()
+    sns_urls: str = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
     # SNS SMS type: Promotional for these categories and low priority, else Transactional.
     sms_promotional_categories: frozenset[str] = frozenset({"marketing"})
 
@@ -247,6 +252,8 @@ class TwilioSettings(_Frozen):
     account_sid: str | None = None
     auth_token: SecretStr | None = None
     from_number: str | None = None
+    # Each message asks for status callbacks at links.base_url's /v1/receipts/twilio
+    status_callbacks: bool = True
     limits: ProviderLimits = Field(default_factory=ProviderLimits)
 
 
@@ -330,14 +337,20 @@ class ApiSettings(_Frozen):
     key_cache_s: float = 5.0  # how long a looked-up API key is trusted (a revocation's delay)
     history_days: int = Field(default=30, ge=1)  # how far back a user's history is listed
     page_size_max: int = 500
+    # a receipt for a provider message id not (yet) recorded by its sender waits this long
+    # for it, then is dead-lettered
+    receipt_match_wait_s: float = Field(default=5.0, ge=0)
+    receipt_once_ttl_s: int = 30 * 24 * 3600  # how long a receipt's event is remembered
 
 
 class LinkSettings(_Frozen):
-    """Signed links for end users (herald.links): one-click unsubscribe."""
+    """Signed links for end users (herald.links): one-click unsubscribe, and the tokens of
+    push opens (``POST /v1/events``)."""
 
     base_url: str = "http://127.0.0.1:8480"  # where end users reach `herald api`
     secret: SecretStr | None = None  # HS256 key, 32 bytes or more; no default
     unsubscribe_ttl_s: int = Field(default=180 * 24 * 3600, gt=0)  # a link works this long
+    events_ttl_s: int = Field(default=90 * 24 * 3600, gt=0)  # an open can be reported this long
 
 
 SETTINGS_FILE = "HERALD_SETTINGS_FILE"

@@ -126,6 +126,15 @@ class TopicNames:
         suffix = f":{device}" if device else ""
         return f"{self.prefix}ledger:{notification_id}:{channel}{suffix}"
 
+    def message_key(self, provider: str, provider_message_id: str) -> str:
+        """What a provider's message id stands for (Redis; herald.receipts.MessageRef),
+        written with the ledger entry of the delivery that got it, read by receipts."""
+        return f"{self.prefix}message:{provider}:{provider_message_id}"
+
+    def receipt_once_key(self, once: str) -> str:
+        """Set by the first receipt of an event (herald.receipts.ProviderEvent.once_key)."""
+        return f"{self.prefix}receipt:{once}"
+
     def bucket_key(self, provider: str) -> str:
         """The token bucket of one provider account, shared by every sender worker (Redis)."""
         return f"{self.prefix}bucket:{provider}"

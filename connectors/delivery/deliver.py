@@ -34,6 +34,7 @@ from herald.deferred import DeferredStore
 from herald.errors import RecordError, where
 from herald.metrics import CallResult, DeliveryOutcome, SenderMetrics, finished
 from herald.models import Channel, ChannelMessage, State
+from herald.receipts import MessageRef
 from herald.settings import DeliverySettings
 from herald.topics import TopicNames
 
@@ -324,8 +325,13 @@ class Delivery:
         await self.shared.retries.add(due, self.codec.encode(message))
 
     async def _finish(self, message: ChannelMessage, key: str, outcome: Outcome) -> Outcome:
-        recorded = await self.shared.ledger.finish(key, outcome)
-        self.emit.status(message, recorded, self.clock())
+        provider, provider_id = outcome.provider, outcome.provider_message_id
+        now = self.clock()
+        ref = None  # what the provider's receipts will name it by
+        if outcome.state is State.SENT and provider is not None and provider_id is not None:
+            ref = (self.names.message_key(provider, provider_id), MessageRef.of(message, now))
+        recorded = await self.shared.ledger.finish(key, outcome, ref)
+        self.emit.status(message, recorded, now)
         self.metrics.delivery(recorded.provider, finished(recorded.state, recorded == outcome))
         return recorded
 

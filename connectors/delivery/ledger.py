@@ -32,6 +32,7 @@ import redis.asyncio as redis
 from connectors.delivery.pipelined import Pipelined
 from herald.errors import HeraldError
 from herald.models import State
+from herald.receipts import MessageRef
 from herald.redis import REDIS
 
 _BEGIN = """
@@ -74,9 +75,15 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state and state ~= 'in_flight' and state ~= 'waiting' then
   return {'terminal', redis.call('HGETALL', KEYS[1])}
 end
+local count = tonumber(ARGV[2])
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + count))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+if KEYS[2] then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], unpack(ARGV, 3 + count))
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
 return {'recorded', {}}
 """
 
@@ -197,10 +204,18 @@ class Ledger:
         return bool(await self._release([key], args))
 
     @REDIS
-    async def finish(self, key: str, outcome: Outcome) -> Outcome:
-        """Record a terminal outcome; the one recorded first wins and is returned."""
+    async def finish(
+        self, key: str, outcome: Outcome, message: tuple[str, MessageRef] | None = None
+    ) -> Outcome:
+        """Record a terminal outcome; the one recorded first wins and is returned.
+        ``message``: the provider message's key and what it stands for, recorded with it."""
         if outcome.state not in TERMINAL:
             raise NotTerminal(f"{outcome.state} is not a terminal state")
-        args: list[str | int] = [self._ttl_s, *outcome.fields()]
-        kind, value = await self._finish([key], args)
+        fields = outcome.fields()
+        args: list[str | int] = [self._ttl_s, len(fields), *fields]
+        keys = [key]
+        if message is not None:
+            keys.append(message[0])
+            args.extend(message[1].fields())
+        kind, value = await self._finish(keys, args)
         return Outcome.parse(value) if kind == b"terminal" else outcome

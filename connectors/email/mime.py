@@ -44,7 +44,7 @@ class EmailPolicy:
 
     @classmethod
     def from_settings(cls, settings: HeraldSettings, from_address: str) -> EmailPolicy:
-        links = LinkSigner.from_settings(settings.links) if settings.links.secret else None
+        links = LinkSigner.configured(settings.links)
         if links is None:
             log.warning("HERALD_LINKS__SECRET is not set: emails carry no one-click unsubscribe")
         return cls(

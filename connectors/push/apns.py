@@ -25,7 +25,9 @@ from connectors.base import (
     TransientDeliveryError,
 )
 from connectors.http import HttpClient, by_status, json_body, parse_retry_after
+from connectors.push.events import event_data, event_token
 from herald.errors import ConfigurationError
+from herald.links import LinkSigner
 from herald.models import Channel, ChannelMessage, Priority
 from herald.settings import ApnsSettings, required
 
@@ -54,11 +56,15 @@ def provider_token(team_id: str, key_id: str, key_pem: str, now: int) -> str:
     )
 
 
-def apns_payload(message: ChannelMessage) -> bytes:
+def apns_payload(message: ChannelMessage, event_token: str | None = None) -> bytes:
     alert = {"body": message.body}
     if message.title is not None:
         alert["title"] = message.title
-    payload = {"aps": {"alert": alert}, "notification_id": message.notification_id}
+    payload = {
+        "aps": {"alert": alert},
+        "notification_id": message.notification_id,
+        **event_data(event_token),
+    }
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -132,15 +138,18 @@ class ApnsSender:
         client: HttpClient,
         settings: ApnsSettings,
         clock: Callable[[], float] = time.time,
+        links: LinkSigner | None = None,
     ) -> None:
         self._client = client
+        self._links = links
         self._endpoint = settings.endpoint
         self._topic = required(settings.bundle_id, f"{SETTING}__BUNDLE_ID")
         self._clock = clock
         self.token = _ProviderToken(settings, clock)
 
     async def send(self, message: ChannelMessage, idempotency_key: str) -> Receipt:
-        payload = apns_payload(message)
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        payload = apns_payload(message, event_token(self._links, NAME, message, now))
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise PermanentDeliveryError(NAME, "PayloadTooLarge", f"{len(payload)} bytes")
         headers = apns_headers(message, self._topic)
@@ -151,7 +160,6 @@ class ApnsSender:
         if response.status_code == 200:
             # UUIDs compare case-insensitively; APNs may echo ours in upper case.
             return Receipt(NAME, response.headers.get("apns-id", headers["apns-id"]).lower())
-        now = datetime.fromtimestamp(self._clock(), UTC)
         error = classify(response.status_code, response.headers, json_body(response.content), now)
         if error.code == "ExpiredProviderToken":
             await self.token.get(expired=token)

@@ -35,7 +35,9 @@ from connectors.http import (
     json_body,
     parse_retry_after,
 )
+from connectors.push.events import event_data, event_token
 from herald.errors import ConfigurationError
+from herald.links import LinkSigner
 from herald.models import Channel, ChannelMessage, Priority
 from herald.settings import FcmSettings, required
 
@@ -90,8 +92,11 @@ def grant_assertion(account: ServiceAccount, now: int) -> str:
     )
 
 
-def fcm_message(message: ChannelMessage, now: datetime) -> dict[str, Any]:
-    """The HTTP v1 request body; the notification id travels back in ``data``."""
+def fcm_message(
+    message: ChannelMessage, now: datetime, event_token: str | None = None
+) -> dict[str, Any]:
+    """The HTTP v1 request body; the notification id (and the token its app reports an open
+    with, when links are signed) travel in ``data``."""
     android: dict[str, Any] = {
         "priority": "high" if message.priority in (Priority.CRITICAL, Priority.HIGH) else "normal"
     }
@@ -104,7 +109,7 @@ def fcm_message(message: ChannelMessage, now: datetime) -> dict[str, Any]:
         "message": {
             "token": message.address,
             "notification": notification,
-            "data": {"notification_id": message.notification_id},
+            "data": {"notification_id": message.notification_id, **event_data(event_token)},
             "android": android,
         }
     }
@@ -202,9 +207,11 @@ class FcmSender:
         client: HttpClient,
         settings: FcmSettings,
         clock: Callable[[], float] = time.time,
+        links: LinkSigner | None = None,
     ) -> None:
         self._client = client
         self._clock = clock
+        self._links = links
         project = required(settings.project_id, f"{SETTING}__PROJECT_ID")
         account = required(settings.service_account_file, f"{SETTING}__SERVICE_ACCOUNT_FILE")
         self._url = f"{settings.endpoint}/v1/projects/{project}/messages:send"
@@ -212,7 +219,7 @@ class FcmSender:
 
     async def send(self, message: ChannelMessage, idempotency_key: str) -> Receipt:
         now = _utc(self._clock())
-        payload = fcm_message(message, now)
+        payload = fcm_message(message, now, event_token(self._links, NAME, message, now))
         access = await self.token.get()
         response = await self._post(payload, access)
         if response.status_code == 401:  # revoked or expired early: one fresh token

@@ -1,7 +1,8 @@
 """SMS through an API in Twilio's REST shape (``Messages.json``, basic auth, form body).
 
 The ``Idempotency-Key`` header makes a resend after an unknown outcome safe: the provider
-answers the same key with the original message instead of sending it again.
+answers the same key with the original message instead of sending it again. ``StatusCallback``
+asks Twilio to post the message's later statuses (delivered, undelivered) to herald api.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ class TwilioSender:
     channel: ClassVar[Channel] = Channel.SMS
     accepts_idempotency_key: ClassVar[bool] = True
 
-    def __init__(self, client: HttpClient, settings: TwilioSettings) -> None:
+    def __init__(
+        self, client: HttpClient, settings: TwilioSettings, status_callback: str | None = None
+    ) -> None:
         self._client = client
         account = required(settings.account_sid, f"{SETTING}__ACCOUNT_SID")
         token = required(settings.auth_token, f"{SETTING}__AUTH_TOKEN")
@@ -50,9 +53,10 @@ class TwilioSender:
         credentials = b64encode(f"{account}:{token.get_secret_value()}".encode()).decode()
         self._headers = {**FORM, "authorization": f"Basic {credentials}"}
         self._from = required(settings.from_number, f"{SETTING}__FROM_NUMBER")
+        self._callback = {"StatusCallback": status_callback} if status_callback else {}
 
     async def send(self, message: ChannelMessage, idempotency_key: str) -> Receipt:
-        form = {"To": message.address, "From": self._from, "Body": message.body}
+        form = {"To": message.address, "From": self._from, "Body": message.body, **self._callback}
         response = await self._client.request(
             NAME,
             "POST",

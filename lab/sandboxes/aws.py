@@ -3,7 +3,8 @@
 The front reads each query-protocol request (what boto3 sends), records SNS ``Publish`` and
 SES ``SendEmail``/``SendRawEmail``, injects faults in AWS's XML error format (``Throttling``,
 ``InternalFailure``, ``ServiceUnavailable``, SNS ``InvalidParameter`` for a refused phone
-number, SES ``MessageRejected`` for a refused address) and passes everything else to moto.
+number, SES ``MessageRejected`` for a refused address) and passes everything else to moto. It
+also serves the SNS signing certificate and subscription confirmations of SES's events.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lab.sandboxes.formats import aws_error_xml
 from lab.sandboxes.http import ErrorReplies, accepted, faulted
 from lab.sandboxes.mail import email_fields
 from lab.sandboxes.models import Provider
+from lab.sandboxes.reporter import CERTIFICATE_PATH, CONFIRM_PATH, Reporter
 from lab.sandboxes.state import SandboxState
 
 DELIVERIES = {"Publish": "sns", "SendEmail": "ses", "SendRawEmail": "ses"}
@@ -146,7 +148,12 @@ async def front(request: Request) -> Response:
         state.record(provider, "failed", address, **fields)
         return answer
     found = re.search(rb"<MessageId>([^<]+)</MessageId>", answer.body)
-    fields["message_id"] = found.group(1).decode() if found else None
+    message_id = found.group(1).decode() if found else None
+    fields["message_id"] = message_id
+    if provider == "ses":
+        reporter: Reporter = request.app.state.reporter
+        for recipient in address.split(","):
+            reporter.ses(message_id, recipient.strip())
     return await accepted(request, state, provider, action, address, fields, answer)
 
 
@@ -180,10 +187,32 @@ class MotoBackend:
         self.server.stop()
 
 
-def aws_app(moto: httpx.AsyncClient, state: SandboxState) -> Starlette:
+async def certificate(request: Request) -> Response:
+    """SNS's signing certificate (SigningCertURL)."""
+    reporter: Reporter = request.app.state.reporter
+    return Response(reporter.certificate, media_type="application/x-pem-file")
+
+
+async def confirm(request: Request) -> Response:
+    """A subscription's SubscribeURL."""
+    reporter: Reporter = request.app.state.reporter
+    if not reporter.confirm(request.query_params.get("Token")):
+        return aws_error("sns", 400, "InvalidParameter", "Invalid token")
+    body = "<ConfirmSubscriptionResponse><ConfirmSubscriptionResult><SubscriptionArn>"
+    body += "arn:aws:sns:us-east-1:000000000000:herald-ses-events:sandbox"
+    body += "</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>"
+    return Response(body, media_type="text/xml")
+
+
+def aws_app(moto: httpx.AsyncClient, state: SandboxState, reporter: Reporter) -> Starlette:
     app = Starlette(
-        routes=[Route("/{path:path}", front, methods=["GET", "POST", "PUT", "DELETE", "HEAD"])]
+        routes=[
+            Route(CERTIFICATE_PATH, certificate, methods=["GET"]),
+            Route(CONFIRM_PATH, confirm, methods=["GET"]),
+            Route("/{path:path}", front, methods=["GET", "POST", "PUT", "DELETE", "HEAD"]),
+        ]
     )
     app.state.moto = moto
     app.state.sandbox = state
+    app.state.reporter = reporter
     return app

@@ -5,12 +5,28 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
+from typing import TypeVar
 
 import httpx
 
 from herald.errors import SandboxError
 from herald.settings import DeliverySettings
-from lab.sandboxes.models import Fault, Provider, Received
+from lab.sandboxes.models import Fault, Provider, ReceiptPlan, Received, Report
+
+T = TypeVar("T")
+
+
+def _until(
+    fetch: Callable[[], list[T]], done: Callable[[list[T]], bool], timeout_s: float, what: str
+) -> list[T]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = fetch()
+        if done(found):
+            return found
+        if time.monotonic() > deadline:
+            raise SandboxError(f"{what}: still {len(found)} after {timeout_s}s")
+        time.sleep(0.1)
 
 
 class SandboxControl:
@@ -34,14 +50,7 @@ class SandboxControl:
         include_rejected: bool = False,
     ) -> list[Received]:
         """Polls ``received`` until ``done(records)``; raises SandboxError after the timeout."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            records = self.received(provider, include_rejected)
-            if done(records):
-                return records
-            if time.monotonic() > deadline:
-                raise SandboxError(f"{provider}: still {len(records)} records after {timeout_s}s")
-            time.sleep(0.1)
+        return _until(lambda: self.received(provider, include_rejected), done, timeout_s, provider)
 
     def fault(
         self,
@@ -65,6 +74,24 @@ class SandboxControl:
         )
         self._call("POST", f"/faults/{provider}", content=fault.model_dump_json())
         return fault
+
+    def plan_receipts(self, provider: Provider, plan: ReceiptPlan | None) -> None:
+        """What the provider reports after each message from now on (None: nothing)."""
+        if plan is None:
+            self._call("DELETE", f"/receipts/{provider}")
+        else:
+            self._call("POST", f"/receipts/{provider}", content=plan.model_dump_json())
+
+    def reports(self, provider: Provider) -> list[Report]:
+        """The reports the provider sent, and how each was answered, oldest first."""
+        answer = self._call("GET", f"/receipts/{provider}").json()
+        return [Report.model_validate(item) for item in answer["reports"]]
+
+    def wait_reports(
+        self, provider: Provider, done: Callable[[list[Report]], bool], timeout_s: float = 30.0
+    ) -> list[Report]:
+        """Polls ``reports`` until ``done(reports)``; raises SandboxError after the timeout."""
+        return _until(lambda: self.reports(provider), done, timeout_s, f"{provider} reports")
 
     def clear(self, provider: Provider) -> None:
         self._call("DELETE", f"/faults/{provider}")

@@ -9,6 +9,7 @@ serialized object (``lab.workers``), so both sides of every call agree.
 
 from __future__ import annotations
 
+import re
 import secrets
 import socket
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from pydantic import SecretStr
 
 from herald.errors import ConfigurationError, SandboxError
 from herald.settings import DeliverySettings, HostPort
+from lab.sandboxes.models import SES_EVENTS_TOPIC
 
 READY_LINE = "sandbox ready"  # what `herald sandbox run` prints once every server answers
 SERVERS = ("fcm", "apns", "aws", "twilio", "smtp", "control")
@@ -61,7 +63,8 @@ def on_ports(
                  "bundle_id": "dev.herald.demo", "ca_file": tls},
         "aws": {"endpoint_url": f"http://{host}:{ports['aws']}", "access_key_id": _secret(),
                 "secret_access_key": _secret(), "default_credentials": False,
-                "ses_from": FROM_ADDRESS},
+                "ses_from": FROM_ADDRESS, "ses_event_topics": frozenset({SES_EVENTS_TOPIC}),
+                "sns_urls": "^" + re.escape(f"http://{host}:{ports['aws']}") + "/sns/"},
         "twilio": {"endpoint": f"http://{host}:{ports['twilio']}", "account_sid": "ACsandbox",
                    "auth_token": _secret(), "from_number": "+15550001111"},
         "smtp": {"host": host, "port": ports["smtp"], "starttls": True, "username": "herald",

@@ -4,7 +4,10 @@
   refused or failed), oldest first, as `Received` JSON;
 - ``POST /faults/{provider}`` with a `Fault` (replaces the provider's fault),
   ``GET`` it back, ``DELETE`` it;
-- ``POST /reset``: forget every record, fault and idempotency key;
+- ``POST /receipts/{provider}`` with a `ReceiptPlan` (what the provider reports after each
+  message; for SES, the subscription is confirmed first), ``GET`` the plan and the reports
+  sent, ``DELETE`` it;
+- ``POST /reset``: forget every record, fault, idempotency key, plan and report;
 - ``GET /health``.
 """
 
@@ -19,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lab.sandboxes.models import PROVIDERS, Fault, Provider
+from lab.sandboxes.models import PROVIDERS, Fault, Provider, ReceiptPlan
+from lab.sandboxes.reporter import Reporter
 from lab.sandboxes.state import SandboxState
 
 
@@ -62,6 +66,31 @@ async def faults(request: Request) -> Response:
     return JSONResponse(None if fault is None else fault.model_dump(mode="json"))
 
 
+async def receipts(request: Request) -> Response:
+    provider = _provider(request)
+    if provider is None:
+        return _unknown(request)
+    state: SandboxState = request.app.state.sandbox
+    if request.method == "DELETE":
+        state.set_plan(provider, None)
+        return Response(status_code=204)
+    if request.method == "POST":
+        try:
+            state.set_plan(provider, ReceiptPlan.model_validate_json(await request.body()))
+        except ValidationError as exc:
+            return JSONResponse({"error": json.loads(exc.json(include_url=False))}, 422)
+        if provider == "ses":
+            reporter: Reporter = request.app.state.reporter
+            reporter.subscribe()
+    plan = state.plan(provider)
+    return JSONResponse(
+        {
+            "plan": None if plan is None else plan.model_dump(mode="json"),
+            "reports": [r.model_dump(mode="json") for r in state.reports(provider)],
+        }
+    )
+
+
 async def reset(request: Request) -> Response:
     state: SandboxState = request.app.state.sandbox
     state.reset()
@@ -72,14 +101,16 @@ async def health(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-def control_app(state: SandboxState) -> Starlette:
+def control_app(state: SandboxState, reporter: Reporter) -> Starlette:
     app = Starlette(
         routes=[
             Route("/received/{provider}", received, methods=["GET"]),
             Route("/faults/{provider}", faults, methods=["GET", "POST", "DELETE"]),
+            Route("/receipts/{provider}", receipts, methods=["GET", "POST", "DELETE"]),
             Route("/reset", reset, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ]
     )
     app.state.sandbox = state
+    app.state.reporter = reporter
     return app

@@ -55,3 +55,34 @@ class Received(BaseModel):
     def delivered(self) -> bool:
         """The provider took the message (whether or not the client saw the answer)."""
         return self.outcome in ("delivered", "hung")
+
+
+SES_EVENTS_TOPIC = "arn:aws:sns:us-east-1:000000000000:herald-ses-events"
+
+
+class ReceiptPlan(BaseModel):
+    """What a provider reports after it took a message, once ``delay_ms`` has passed: that it
+    was delivered, except for the addresses in ``fail`` (Twilio: ``undelivered`` with error
+    30003; SES: a permanent bounce; SMTP: a DSN of 5.1.1). ``url``: where reports go (SES: the
+    SNS subscription's endpoint, confirmed first; SMTP: the MTA's bounce hook, with ``api_key``
+    as its bearer; Twilio: each message's StatusCallback). Without a plan, nothing is reported."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = None
+    api_key: str | None = None
+    fail: frozenset[str] = frozenset()
+    delay_ms: int = Field(default=0, ge=0)
+    topic_arn: str = SES_EVENTS_TOPIC
+
+
+class Report(BaseModel):
+    """One report a sandbox sent, and how it was answered (status 0: no answer)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: Provider
+    kind: str  # twilio: the status; ses: the SNS Type or the SES eventType; smtp: "dsn"
+    url: str
+    message_id: str | None = None
+    status: int

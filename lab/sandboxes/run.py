@@ -30,11 +30,13 @@ from lab.sandboxes.control import control_app
 from lab.sandboxes.credentials import Credentials, ensure_credentials, server_tls
 from lab.sandboxes.fcm import fcm_app
 from lab.sandboxes.http import server_config
+from lab.sandboxes.reporter import Reporter
 from lab.sandboxes.smtp import start_smtp
 from lab.sandboxes.state import SandboxState
 from lab.sandboxes.twilio import twilio_app
 
 PROBE_INTERVAL_S = 0.2
+REPORT_TIMEOUT_S = 10.0
 
 
 def run_sandbox(
@@ -62,6 +64,7 @@ def _servers(
     credentials: Credentials,
     moto: httpx.AsyncClient,
     state: SandboxState,
+    reporter: Reporter,
 ) -> dict[str, tuple[Starlette, Config]]:
     tls = (credentials.tls_cert, credentials.tls_key)
     return {
@@ -73,13 +76,16 @@ def _servers(
             apns_app(delivery.apns, credentials, state),
             server_config(address_of(delivery.apns.endpoint, "apns"), tls=tls, h2_only=True),
         ),
-        "aws": (aws_app(moto, state), server_config(address_of(delivery.aws.endpoint_url, "aws"))),
+        "aws": (
+            aws_app(moto, state, reporter),
+            server_config(address_of(delivery.aws.endpoint_url, "aws")),
+        ),
         "twilio": (
-            twilio_app(delivery.twilio, state),
+            twilio_app(delivery.twilio, state, reporter),
             server_config(address_of(delivery.twilio.endpoint, "twilio")),
         ),
         "control": (
-            control_app(state),
+            control_app(state, reporter),
             server_config(address_of(delivery.sandbox_control, "control")),
         ),
     }
@@ -99,14 +105,20 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     state = SandboxState()
     tls = server_tls(credentials)
-    async with httpx.AsyncClient(base_url=moto_url, timeout=30) as moto:
+    async with (
+        httpx.AsyncClient(base_url=moto_url, timeout=30) as moto,
+        httpx.AsyncClient(timeout=REPORT_TIMEOUT_S) as reports,
+    ):
+        reporter = Reporter(delivery, state, reports)
         try:
-            smtp = await start_smtp(delivery.smtp, tls, state)
+            smtp = await start_smtp(delivery.smtp, tls, state, reporter)
         except OSError as exc:
             raise SandboxError(f"the smtp sandbox could not start: {exc}") from exc
         tasks = {
             name: asyncio.create_task(_serving(name, app, config, stop.wait))
-            for name, (app, config) in _servers(delivery, credentials, moto, state).items()
+            for name, (app, config) in _servers(
+                delivery, credentials, moto, state, reporter
+            ).items()
         }
         try:
             await _until_ready(delivery, credentials, tasks, ready_timeout_s)
@@ -121,6 +133,7 @@ async def _serve(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(smtp.wait_closed(), 2)
             await asyncio.gather(*tasks.values(), return_exceptions=True)
+            await reporter.aclose()
 
 
 async def _serving(

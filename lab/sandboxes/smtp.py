@@ -20,6 +20,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from herald.settings import SmtpSettings
 from lab.sandboxes.mail import email_fields
 from lab.sandboxes.models import Outcome
+from lab.sandboxes.reporter import Reporter
 from lab.sandboxes.state import NO_FAULT, Action, SandboxState
 
 HANG_POLL_S = 0.1
@@ -41,8 +42,9 @@ def reply_for(status: int) -> str:
 class RecordingHandler:
     """aiosmtpd's handler hooks: faults, then a record per recipient."""
 
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, reporter: Reporter) -> None:
         self.state = state
+        self.reporter = reporter
         self._actions: WeakKeyDictionary[Envelope, Action] = WeakKeyDictionary()
 
     async def handle_MAIL(
@@ -80,6 +82,7 @@ class RecordingHandler:
         outcome: Outcome = "hung" if action.hang else "delivered"
         for address in envelope.rcpt_tos:
             self.state.record("smtp", outcome, address, **fields)
+            self.reporter.smtp(str(fields["message_id"]), address)
         if action.hang:
             while server.transport is not None and not server.transport.is_closing():
                 await asyncio.sleep(HANG_POLL_S)
@@ -102,9 +105,9 @@ class Authenticator:
 
 
 async def start_smtp(
-    settings: SmtpSettings, tls: ssl.SSLContext, state: SandboxState
+    settings: SmtpSettings, tls: ssl.SSLContext, state: SandboxState, reporter: Reporter
 ) -> asyncio.Server:
-    handler = RecordingHandler(state)
+    handler = RecordingHandler(state, reporter)
     needs_auth = settings.username is not None
 
     def protocol() -> SMTP:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lab.sandboxes.models import PROVIDERS, Fault, Outcome, Provider, Received
+from lab.sandboxes.models import PROVIDERS, Fault, Outcome, Provider, ReceiptPlan, Received, Report
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,8 @@ class SandboxState:
         self._remaining: dict[Provider, int | None] = {}
         self._records: dict[Provider, list[Received]] = {p: [] for p in PROVIDERS}
         self._keys: dict[tuple[Provider, str], dict[str, Any]] = {}
+        self._plans: dict[Provider, ReceiptPlan] = {}
+        self._reports: dict[Provider, list[Report]] = {p: [] for p in PROVIDERS}
 
     def set_fault(self, provider: Provider, fault: Fault) -> None:
         """Replaces the provider's fault."""
@@ -97,10 +99,29 @@ class SandboxState:
     def recall(self, provider: Provider, key: str) -> dict[str, Any] | None:
         return self._keys.get((provider, key))
 
+    def plan(self, provider: Provider) -> ReceiptPlan | None:
+        """What the provider reports after a message (None: nothing)."""
+        return self._plans.get(provider)
+
+    def set_plan(self, provider: Provider, plan: ReceiptPlan | None) -> None:
+        if plan is None:
+            self._plans.pop(provider, None)
+        else:
+            self._plans[provider] = plan
+
+    def reported(self, report: Report) -> None:
+        self._reports[report.provider].append(report)
+
+    def reports(self, provider: Provider) -> list[Report]:
+        return list(self._reports[provider])
+
     def reset(self) -> None:
-        """Forget every record, fault and idempotency key."""
+        """Forget every record, fault, idempotency key, plan and report."""
         self._faults.clear()
         self._remaining.clear()
         self._keys.clear()
+        self._plans.clear()
         for records in self._records.values():
             records.clear()
+        for reports in self._reports.values():
+            reports.clear()

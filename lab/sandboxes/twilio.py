@@ -5,6 +5,8 @@
 resource (``sid`` "SM" + 32 hex, ``status`` "queued"), or Twilio's error body
 ``{"code", "message", "more_info", "status"}``. A request carrying an ``Idempotency-Key`` that was
 already used gets the original message back and is recorded as a dedupe, not a new delivery.
+A message with a ``StatusCallback`` gets its statuses posted there when a receipt plan is set
+(lab.sandboxes.reporter).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from starlette.routing import Route
 from herald.settings import TwilioSettings, required
 from lab.sandboxes.formats import TWILIO_REALM, twilio_error_body
 from lab.sandboxes.http import ErrorReplies, accepted, faulted, retry_after
+from lab.sandboxes.reporter import Reporter
 from lab.sandboxes.state import SandboxState
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -113,12 +116,16 @@ async def create_message(request: Request) -> Response:
     if key and original is None:
         state.remember("twilio", key, resource)
     fields.update(message_id=resource["sid"], dedupe=original is not None)
+    if original is None:
+        reporter: Reporter = request.app.state.reporter
+        reporter.twilio(form.get("StatusCallback"), resource["sid"], form["To"])
     answer = JSONResponse(resource, 201)
     return await accepted(request, state, "twilio", action, form["To"], fields, answer)
 
 
-def twilio_app(settings: TwilioSettings, state: SandboxState) -> Starlette:
+def twilio_app(settings: TwilioSettings, state: SandboxState, reporter: Reporter) -> Starlette:
     app = Starlette(routes=[Route(API, create_message, methods=["POST"])])
     app.state.settings = settings
     app.state.sandbox = state
+    app.state.reporter = reporter
     return app

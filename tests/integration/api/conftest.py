@@ -57,13 +57,17 @@ def api_launcher(
     names = TopicNames(prefix)
     ensure_topics(admin, pipeline_topics(names, stack.pipeline.partitions))
 
-    def start(settings: HeraldSettings | None = None, **sections: dict[str, object]) -> Api:
+    def start(
+        settings: HeraldSettings | None = None,
+        port: int | None = None,
+        **sections: dict[str, object],
+    ) -> Api:
         base = (settings or stack.with_prefix(prefix)).updated(
             cassandra={"keyspace": keyspace}, api={"key_cache_s": 0.0}
         )
         config = base.updated(**sections) if sections else base
         log = workdir / f"api-{len(started)}.log"
-        process = ApiProcess(config, log, free_port()).start()
+        process = ApiProcess(config, log, port or free_port()).start()
         api = Api(config, process, KeyStore(cql, keyspace), names)
         started.append(api)
         return api

@@ -1,4 +1,5 @@
-"""Signed unsubscribe links: what one link opens, and a forgery corpus that opens nothing."""
+"""Signed links: what an unsubscribe link or an event token opens, and forgeries that open
+nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import jwt
 import pytest
 
 from herald.errors import ConfigurationError, HeraldError
-from herald.links import UNSUBSCRIBE, InvalidLink, LinkSigner, Unsubscribe
+from herald.links import EVENT, UNSUBSCRIBE, InvalidLink, LinkSigner, Tracked, Unsubscribe
+from herald.models import Channel
+from herald.receipts import MessageRef
 from herald.settings import LinkSettings
 
 SECRET = "k" * 64  # long enough for the HS512 forgery too
@@ -138,3 +141,49 @@ def test_the_secret_comes_from_settings_and_is_long_enough() -> None:
     with pytest.raises(HeraldError, match="32 bytes"):
         LinkSigner.from_settings(LinkSettings(secret="short"))
     assert LinkSigner.from_settings(LinkSettings(secret=SECRET)).unsubscribe_token("a", "b", NOW)
+
+
+REF = MessageRef("n-1", "r-1", "ann", Channel.PUSH, tenant="acme")
+
+
+def test_an_event_token_names_its_message_and_provider_until_it_expires() -> None:
+    token = SIGNER.event_token(REF, NOW, provider="fcm")
+    assert SIGNER.check_event(token, NOW + timedelta(days=89)) == Tracked(REF, "fcm")
+    untenanted = MessageRef("n-2", "r-1", "bob", Channel.EMAIL)
+    assert SIGNER.check_event(SIGNER.event_token(untenanted, NOW), NOW) == Tracked(untenanted, None)
+    with pytest.raises(InvalidLink, match="expired"):
+        SIGNER.check_event(token, NOW + timedelta(days=91))
+
+
+def test_tokens_of_one_audience_open_nothing_of_the_other() -> None:
+    event = SIGNER.event_token(REF, NOW)
+    with pytest.raises(InvalidLink):
+        SIGNER.check_unsubscribe(event, "ann", "marketing", NOW)
+    with pytest.raises(InvalidLink):
+        SIGNER.check_event(SIGNER.unsubscribe_token("ann", "marketing", NOW), NOW)
+
+
+def test_an_altered_event_token_is_refused() -> None:
+    good = SIGNER.event_token(REF, NOW, provider="fcm")
+    bad_channel = jwt.encode(
+        {
+            "aud": EVENT,
+            "sub": "ann",
+            "nid": "n",
+            "rid": "r",
+            "ch": "fax",
+            "exp": NOW + timedelta(1),
+        },
+        SECRET,
+        "HS256",
+    )
+    other_key = LinkSigner("x" * 32, "https://n", timedelta(days=1)).event_token(REF, NOW)
+    corpus = [bad_channel, other_key, good[:-3], good[: len(good) // 2]]
+    head, body, signature = good.split(".")
+    corpus += [
+        f"{head}.{body[:i]}{'B' if c == 'A' else 'A'}{body[i + 1 :]}.{signature}"
+        for i, c in enumerate(body)
+    ]
+    for token in corpus:
+        with pytest.raises(InvalidLink):
+            SIGNER.check_event(token, NOW)
