@@ -261,7 +261,15 @@ def test_forged_receipts_are_refused_and_counted_and_unknown_ids_dead_lettered(
         assert httpx.post(f"{api.url}/v1/receipts/ses", content=b"not json").status_code == 400
 
         # the bounce hook needs a key; an app event a token of ours
-        assert httpx.post(f"{api.url}/v1/receipts/smtp", content=b"x").status_code == 401
+        hook = f"{api.url}/v1/receipts/smtp"
+        assert httpx.post(hook, content=b"x").status_code == 401
+        assert (
+            httpx.post(hook, content=b"x", headers=bearer(api.token(Scope.READ))).status_code == 403
+        )
+        not_a_dsn = httpx.post(
+            hook, content=b"Subject: hi\r\n\r\nhello", headers=bearer(api.token(Scope.PUBLISH))
+        )
+        assert not_a_dsn.status_code == 400 and "multipart/report" in not_a_dsn.json()["detail"]
         assert httpx.post(f"{api.url}/v1/events", json={"token": "a.b.c"}).status_code == 401
 
         metrics = httpx.get(f"{api.url}/metrics").text
@@ -270,6 +278,7 @@ def test_forged_receipts_are_refused_and_counted_and_unknown_ids_dead_lettered(
     assert 'herald_api_receipts_total{outcome="bad_signature",provider="ses"} 3.0' in metrics
     assert 'herald_api_receipts_total{outcome="malformed",provider="ses"} 1.0' in metrics
     assert 'herald_api_receipts_total{outcome="bad_signature",provider="app"} 1.0' in metrics
+    assert 'herald_api_receipts_total{outcome="malformed",provider="smtp"} 1.0' in metrics
     assert 'herald_api_receipts_total{outcome="unknown",provider="twilio"} 1.0' in metrics
     [letter] = [d for d in letters if d.stage == "api.receipts"]
     assert letter.reason == "no twilio message has the id SMnever"
