@@ -11,7 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api import lookups, notifications, profiles, receipts, templates, unsubscribe
+from api import (
+    lookups,
+    notifications,
+    preference_centre,
+    profiles,
+    receipts,
+    templates,
+    unsubscribe,
+)
 from api.bodies import Checks, Problem
 from api.metrics import Measured
 from api.services import Services, services_of
@@ -50,6 +58,7 @@ def create_app(settings: HeraldSettings) -> FastAPI:
     app.include_router(templates.router)
     app.include_router(unsubscribe.router)
     app.include_router(receipts.router)
+    app.include_router(preference_centre.router)
     _health(app)
     _handlers(app)
     app.add_middleware(Measured)

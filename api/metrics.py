@@ -43,6 +43,12 @@ class ApiMetrics:
             ("provider", "outcome"),
             registry=self.registry,
         )
+        self.preference_pages = Counter(
+            "herald_api_preference_pages",
+            "Preference centre forms posted, by outcome: saved, invalid",
+            ("outcome",),
+            registry=self.registry,
+        )
         self.unsubscribes = Counter(
             "herald_api_unsubscribes",
             "One-click unsubscribe requests by outcome: done, already, refused, mandatory",

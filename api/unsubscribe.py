@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import parse_qs
 
-import jinja2
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.pages import message
 from api.profiles import one_writer, save_profile, stored_profile
 from api.services import Services, services_of
 from herald.links import InvalidLink
@@ -33,29 +33,7 @@ ANSWERS: dict[int | str, dict[str, object]] = {
     403: {**HTML, "description": "The link is forged, altered, expired or for someone else."},
     404: {**HTML, "description": "Signed links are not set up (links.secret)."},
 }
-_PAGES = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-_PAGE = _PAGES.from_string(
-    """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title>
-<style>body{font:1.1rem/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
-button{font:inherit;padding:.5rem 1.25rem}</style></head>
-<body><main>
-<h1>{{ title }}</h1>
-<p>{{ text }}</p>
-{% if action %}<form method="post" action="{{ action }}">
-<input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit">Unsubscribe</button>
-</form>{% endif %}
-</main></body>
-</html>
-"""
-)
-
-
-def _page(status: int, title: str, text: str, action: str | None = None) -> HTMLResponse:
-    return HTMLResponse(_PAGE.render(title=title, text=text, action=action), status)
+_page = message
 
 
 def _checked(services: Services, user: str, category: str, token: str) -> HTMLResponse | None:

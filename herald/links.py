@@ -4,7 +4,8 @@ An unsubscribe link carries an HS256 JWT (PyJWT) of the user, the category and a
 for the audience ``herald:unsubscribe``; the link also names the user and category in clear,
 and the token must match them, so a token of one user or category opens no other. An event
 token (audience ``herald:event``), which a push message carries for its app to report an open,
-names the notification it is about. The key is ``links.secret`` (HERALD_LINKS__SECRET), which
+names the notification it is about. A preference centre link (``herald:preferences``) opens one
+user's preference page. The key is ``links.secret`` (HERALD_LINKS__SECRET), which
 has no default; each audience's tokens open nothing of another's.
 """
 
@@ -24,6 +25,7 @@ from herald.settings import LinkSettings, required
 
 UNSUBSCRIBE: Final = "herald:unsubscribe"
 EVENT: Final = "herald:event"
+PREFERENCES: Final = "herald:preferences"
 ALGORITHM: Final = "HS256"
 MIN_SECRET_BYTES: Final = 32  # RFC 7518: an HS256 key at least as long as the hash
 
@@ -58,6 +60,7 @@ class LinkSigner:
         base_url: str,
         unsubscribe_ttl: timedelta,
         events_ttl: timedelta = timedelta(days=90),
+        preferences_ttl: timedelta = timedelta(days=30),
     ) -> None:
         if len(secret.encode()) < MIN_SECRET_BYTES:
             raise HeraldError(f"HERALD_LINKS__SECRET must be at least {MIN_SECRET_BYTES} bytes")
@@ -65,6 +68,7 @@ class LinkSigner:
         self._base = base_url.rstrip("/")
         self._ttl = unsubscribe_ttl
         self._events_ttl = events_ttl
+        self._preferences_ttl = preferences_ttl
 
     @classmethod
     def from_settings(cls, links: LinkSettings) -> LinkSigner:
@@ -74,6 +78,7 @@ class LinkSigner:
             links.base_url,
             timedelta(seconds=links.unsubscribe_ttl_s),
             timedelta(seconds=links.events_ttl_s),
+            timedelta(seconds=links.preferences_ttl_s),
         )
 
     @classmethod
@@ -118,6 +123,21 @@ class LinkSigner:
         if claims["sub"] != user_id or claims["cat"] != category:
             raise InvalidLink("a link for another user or category")
         return Unsubscribe(user_id, category)
+
+    def preferences_url(self, user_id: str, now: datetime) -> tuple[str, datetime]:
+        """The link to the user's preference centre, and when it stops working."""
+        expires = now + self._preferences_ttl
+        claims = {"aud": PREFERENCES, "sub": user_id, "exp": expires}
+        token = jwt.encode(claims, self._key, algorithm=ALGORITHM)
+        query = urlencode({"user": user_id, "token": token})
+        return f"{self._base}/v1/preference-centre?{query}", expires
+
+    def check_preferences(self, token: str, user_id: str, now: datetime) -> str:
+        """The user whose page the link opens; ``InvalidLink`` for any other token."""
+        claims = self._claims(token, PREFERENCES, ["sub"], now)
+        if claims["sub"] != user_id:
+            raise InvalidLink("a link for another user")
+        return user_id
 
     def events_url(self) -> str:
         """Where an app posts the events of a message it shows (``POST /v1/events``)."""

@@ -344,13 +344,24 @@ class ApiSettings(_Frozen):
 
 
 class LinkSettings(_Frozen):
-    """Signed links for end users (herald.links): one-click unsubscribe, and the tokens of
-    push opens (``POST /v1/events``)."""
+    """Signed links for end users (herald.links): one-click unsubscribe, the preference centre,
+    and the tokens of push opens (``POST /v1/events``)."""
 
     base_url: str = "http://127.0.0.1:8480"  # where end users reach `herald api`
     secret: SecretStr | None = None  # HS256 key, 32 bytes or more; no default
     unsubscribe_ttl_s: int = Field(default=180 * 24 * 3600, gt=0)  # a link works this long
     events_ttl_s: int = Field(default=90 * 24 * 3600, gt=0)  # an open can be reported this long
+    preferences_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)  # a preference centre link
+    # the categories the preference centre offers, with their labels for people; the
+    # mandatory ones are shown as always on, and any other a user left is shown too
+    categories: dict[str, str] = Field(
+        default_factory=lambda: {
+            "transactional": "Orders, payments and your account",
+            "marketing": "Offers and news",
+            "digest": "Digests and summaries",
+            "security": "Security alerts",
+        }
+    )
 
 
 SETTINGS_FILE = "HERALD_SETTINGS_FILE"

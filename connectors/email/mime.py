@@ -2,11 +2,14 @@
 
 Headers come from Herald's own values (from address, notification id, category) and the
 message's title and address, which are checked: a title cannot add header lines, and an
-address that does not parse is refused as invalid before any I/O.
+address that does not parse is refused as invalid before any I/O. With signed links, each
+email ends with a link to its user's preference centre.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import logging
 import uuid
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 
 NOTIFICATION_ID_HEADER = "X-Herald-Notification-Id"
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058
+FOOTER = "Manage your notifications"
 MAX_SUBJECT_CHARS = 200
 MAX_7BIT_LINE = 998  # RFC 5322: longer lines need an encoding
 # Headers written unfolded (plain_header keeps them within a line), CRLF line ends.
@@ -75,6 +79,24 @@ def unsubscribe_headers(
     if policy.links is not None:
         headers["List-Unsubscribe-Post"] = ONE_CLICK
     return headers
+
+
+def with_footer(message: ChannelMessage, policy: EmailPolicy, now: datetime) -> ChannelMessage:
+    """The message with a footer linking to the user's preference centre (signed links only):
+    a last line of the text, a last paragraph of the HTML (before ``</body>`` when there is
+    one)."""
+    if policy.links is None:
+        return message
+    url, _ = policy.links.preferences_url(message.user_id, now)
+    body = f"{message.body}\n\n--\n{FOOTER}: {url}\n"
+    if not message.html:
+        return dataclasses.replace(message, body=body)
+    paragraph = f'<p style="font-size:small"><a href="{html.escape(url)}">{FOOTER}</a></p>'
+    end = message.html.lower().rfind("</body>")
+    page = (
+        message.html + paragraph if end < 0 else message.html[:end] + paragraph + message.html[end:]
+    )
+    return dataclasses.replace(message, body=body, html=page)
 
 
 def one_line(text: str, limit: int = MAX_SUBJECT_CHARS) -> str:
@@ -127,6 +149,7 @@ def build_email(
     by the cheap ``compat32`` classes; any other header goes through ``email.policy.SMTP``'s
     header registry, which encodes it or refuses a line break."""
     fields = headers(provider, message, policy, now)
+    message = with_footer(message, policy, now)
     if all(plain_header(name, value) for name, value in fields):
         return _plain(fields, message)
     return _encoded(fields, message)

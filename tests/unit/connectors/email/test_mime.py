@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from email import message_from_bytes
 from email import policy as email_policy
@@ -9,6 +10,7 @@ import pytest
 
 from connectors.base import PermanentDeliveryError
 from connectors.email.mime import (
+    FOOTER,
     NOTIFICATION_ID_HEADER,
     EmailPolicy,
     build_email,
@@ -25,6 +27,7 @@ POLICY = EmailPolicy(
     links=SIGNER,
     unsubscribe_mailto="unsubscribe@herald.example",
 )
+UNSIGNED = dataclasses.replace(POLICY, links=None)  # no signed links: no footer
 
 
 def parsed(raw: bytes):  # type: ignore[no-untyped-def]
@@ -32,7 +35,7 @@ def parsed(raw: bytes):  # type: ignore[no-untyped-def]
 
 
 def test_headers_and_plain_body() -> None:
-    mail = parsed(build_email("smtp", message(), POLICY, NOW).as_bytes())
+    mail = parsed(build_email("smtp", message(), UNSIGNED, NOW).as_bytes())
     assert mail["From"] == "notifications@herald.example"
     assert mail["To"] == "ann@example.com"
     assert mail["Subject"] == "Order 42"
@@ -43,10 +46,25 @@ def test_headers_and_plain_body() -> None:
 
 
 def test_html_goes_as_an_alternative_to_the_text() -> None:
-    mail = parsed(build_email("smtp", message(html="<p>Shipped</p>"), POLICY, NOW).as_bytes())
+    mail = parsed(build_email("smtp", message(html="<p>Shipped</p>"), UNSIGNED, NOW).as_bytes())
     assert mail.get_content_type() == "multipart/alternative"
     parts = {part.get_content_type(): part.get_content().strip() for part in mail.iter_parts()}
     assert parts == {"text/plain": "Your order shipped", "text/html": "<p>Shipped</p>"}
+
+
+def test_signed_links_add_a_preference_centre_footer_to_text_and_html() -> None:
+    page = "<html><body><p>Shipped</p></body></html>"
+    mail = parsed(build_email("smtp", message(html=page, user_id="ann"), POLICY, NOW).as_bytes())
+    parts = {part.get_content_type(): part.get_content().strip() for part in mail.iter_parts()}
+    text, rest = parts["text/plain"].replace("\r\n", "\n").split("\n\n--\n")
+    assert text == "Your order shipped" and rest.startswith(f"{FOOTER}: https://n.example/")
+    url = urlsplit(rest.removeprefix(f"{FOOTER}: "))
+    assert url.path == "/v1/preference-centre"
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert SIGNER.check_preferences(query["token"], "ann", NOW) == "ann"
+    html = parts["text/html"]
+    assert html.startswith("<html><body><p>Shipped</p><p") and html.endswith("</p></body></html>")
+    assert f">{FOOTER}</a>" in html and html.count("&amp;token=") == 1
 
 
 def test_list_unsubscribe_on_categories_one_may_leave() -> None:
@@ -105,9 +123,10 @@ def test_any_text_comes_back_as_it_was(title: str, body: str, html: str | None) 
     assert mail["Subject"] == title
     assert str(mail["List-Unsubscribe"]).strip().startswith("<https://n.example/v1/unsubscribe?")
     text = mail if html is None else mail.get_body(("plain",))
-    assert text.get_content().rstrip() == body
+    content = text.get_content().replace("\r\n", "\n")
+    assert content.split(f"\n\n--\n{FOOTER}: ")[0] == body  # and the footer after it
     if html is not None:
-        assert mail.get_body(("html",)).get_content().rstrip() == html
+        assert mail.get_body(("html",)).get_content().startswith(html + "<p")
 
 
 @pytest.mark.parametrize(
