@@ -85,6 +85,7 @@ APT_PACKAGES = {
     "java": "openjdk-17-jre-headless",
     "mvn": "maven",
     "redis-server": "redis-server",
+    "chromium": "chromium",  # the end users' pages in a real browser (the tests)
 }
 _NAMES = {"java": "Java", "mvn": "Maven"}
 

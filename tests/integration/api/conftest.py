@@ -12,11 +12,13 @@ import pytest
 import redis
 from cassandra.cluster import Session
 from confluent_kafka.admin import AdminClient
+from playwright.sync_api import Browser, sync_playwright
 
 from api.keys import KeyStore, Scope
 from herald.migrate import migrate
 from herald.settings import CassandraSettings, HeraldSettings
 from herald.topics import TopicNames, ensure_topics, pipeline_topics
+from infra.stack.fetch import system_command
 from lab.sandboxes.config import free_port
 from lab.workers import ApiProcess
 from tests.integration.conftest import fresh_keyspace
@@ -143,3 +145,29 @@ def records_on(api: Api, topic: str, idle_s: float = 3.0) -> list[tuple[bytes, d
         finally:
             consumer.close()
     return found
+
+
+# Debian's chromium, headless, without the background traffic this closed network refuses
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"  # kept after the run
+
+
+@pytest.fixture(scope="session")
+def browser(settings: HeraldSettings) -> Iterator[Browser]:
+    """Debian's chromium (installed through apt when missing, as the stack's servers are),
+    driven by Playwright; Playwright's own browser downloads are never used."""
+    path = system_command(settings, "chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
