@@ -18,6 +18,7 @@ from api import (
     profiles,
     receipts,
     templates,
+    tracking,
     unsubscribe,
 )
 from api.bodies import Checks, Problem
@@ -59,6 +60,7 @@ def create_app(settings: HeraldSettings) -> FastAPI:
     app.include_router(unsubscribe.router)
     app.include_router(receipts.router)
     app.include_router(preference_centre.router)
+    app.include_router(tracking.router)
     _health(app)
     _handlers(app)
     app.add_middleware(Measured)

@@ -92,7 +92,7 @@ class Matcher:
             channel=ref.channel,
             reason=event.reason,
             detail=event.detail,
-            provider=event.provider,
+            provider=event.provider or None,
             provider_message_id=event.provider_message_id or None,
         )
         try:

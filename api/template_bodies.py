@@ -18,6 +18,8 @@ FIELDS = (
     "optionally html (the only one HTML-escaped)."
 )
 
+TRACK = "Opens and clicks of its emails are tracked (signed redirects and an open pixel)."
+
 
 class TemplateIn(BaseModel):
     """A template as a TOML file of templates/ holds it."""
@@ -28,6 +30,7 @@ class TemplateIn(BaseModel):
         min_length=1, max_length=3, description="The channels a request gets when it names none."
     )
     default_locale: Locale
+    track_email: bool = Field(default=False, description=TRACK)
     locales: dict[Locale, dict[Channel, dict[str, Source]]] = Field(
         min_length=1, max_length=200, description=FIELDS
     )
@@ -42,6 +45,7 @@ class TemplateOut(BaseModel):
     updated_at: datetime | None
     channels: list[Channel]
     default_locale: str
+    track_email: bool = Field(description=TRACK)
     locales: dict[str, dict[Channel, dict[str, str]]]
 
     @classmethod
@@ -53,6 +57,7 @@ class TemplateOut(BaseModel):
             updated_at=template.updated_at,
             channels=definition["channels"],
             default_locale=definition["default_locale"],
+            track_email=definition["track_email"],
             locales=definition["locales"],
         )
 

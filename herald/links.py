@@ -41,10 +41,12 @@ class InvalidLink(HeraldError):
 
 @dataclass(frozen=True, slots=True)
 class Tracked:
-    """What an event token is about: a message, and the provider that took it."""
+    """What an event token is about: a message, the provider that took it, and for a click
+    the link's own URL (the only place a click redirects to)."""
 
     ref: MessageRef
     provider: str | None
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +145,14 @@ class LinkSigner:
         """Where an app posts the events of a message it shows (``POST /v1/events``)."""
         return f"{self._base}/v1/events"
 
-    def event_token(self, ref: MessageRef, now: datetime, provider: str | None = None) -> str:
-        """What a message carries for its reader to report an open of it."""
+    def event_token(
+        self, ref: MessageRef, now: datetime, provider: str | None = None, url: str | None = None
+    ) -> str:
+        """What a message carries for its reader to report an open of it (or, with ``url``, a
+        click of that link)."""
         claims = {
             **({"pv": provider} if provider is not None else {}),
+            **({"url": url} if url is not None else {}),
             "aud": EVENT,
             "sub": ref.user_id,
             "nid": ref.notification_id,
@@ -160,7 +166,7 @@ class LinkSigner:
     def check_event(self, token: str, now: datetime) -> Tracked:
         """The message an event token is about; ``InvalidLink`` for any other token."""
         claims = self._claims(token, EVENT, ["sub", "nid", "rid", "ch"], now)
-        tenant, provider = claims.get("ten"), claims.get("pv")
+        tenant, provider, url = claims.get("ten"), claims.get("pv"), claims.get("url")
         try:
             channel = Channel(str(claims["ch"]))
         except ValueError as error:
@@ -172,4 +178,17 @@ class LinkSigner:
             channel=channel,
             tenant=tenant if isinstance(tenant, str) else None,
         )
-        return Tracked(ref, provider if isinstance(provider, str) else None)
+        return Tracked(
+            ref,
+            provider if isinstance(provider, str) else None,
+            url if isinstance(url, str) else None,
+        )
+
+    def open_url(self, ref: MessageRef, now: datetime) -> str:
+        """An email's open pixel."""
+        return f"{self._base}/v1/t/open?{urlencode({'token': self.event_token(ref, now)})}"
+
+    def click_url(self, ref: MessageRef, url: str, now: datetime) -> str:
+        """A link of an email, as a signed redirect to ``url``."""
+        token = self.event_token(ref, now, url=url)
+        return f"{self._base}/v1/t/click?{urlencode({'token': token})}"

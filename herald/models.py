@@ -415,6 +415,7 @@ class NotificationTemplate(AvroRecord):
     default_locale: str
     variants: tuple[TemplateVariant, ...]
     updated_at: datetime
+    track_email: bool = False
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> NotificationTemplate:
@@ -427,4 +428,5 @@ class NotificationTemplate(AvroRecord):
                 for v in r["variants"]
             ),
             updated_at=r["updated_at"],
+            track_email=r["track_email"],
         )

@@ -133,6 +133,7 @@ class Template:
     variants: Mapping[tuple[str, Channel], Mapping[str, str]]
     origin: Origin
     updated_at: datetime | None
+    track_email: bool = False  # its emails' opens and clicks are tracked (herald.tracking)
     compiled: dict[tuple[str, Channel], Mapping[str, jinja2.Template]] = field(default_factory=dict)
 
     @property
@@ -140,13 +141,14 @@ class Template:
         return tuple(dict.fromkeys(locale for locale, _ in self.variants))
 
     def definition(self) -> dict[str, Any]:
-        """The template as a file holds it: channels, default_locale, locales."""
+        """The template as a file holds it: channels, default_locale, track_email, locales."""
         locales: dict[str, dict[str, dict[str, str]]] = {}
         for (locale, channel), fields in self.variants.items():
             locales.setdefault(locale, {})[str(channel)] = dict(fields)
         return {
             "channels": [str(c) for c in self.channels],
             "default_locale": self.default_locale,
+            "track_email": self.track_email,
             "locales": locales,
         }
 
@@ -161,7 +163,12 @@ class Template:
             for (locale, channel), fields in self.variants.items()
         )
         return NotificationTemplate(
-            self.template_id, self.channels, self.default_locale, variants, updated_at
+            self.template_id,
+            self.channels,
+            self.default_locale,
+            variants,
+            updated_at,
+            self.track_email,
         )
 
 
@@ -414,6 +421,7 @@ def from_record(record: NotificationTemplate) -> Template:
     raw = {
         "channels": [str(c) for c in record.channels],
         "default_locale": record.default_locale,
+        "track_email": record.track_email,
         "locales": locales,
     }
     return parse_template(record.template_id, raw, Origin.TOPIC, record.updated_at)
@@ -446,7 +454,10 @@ def parse_template(
     if not any(locale == default for locale, _ in variants):
         raise where.error(f"default_locale {default_locale!r} has no variants")
     parsed = _parse_channels(where, channels)
-    return Template(template_id, parsed, default, variants, origin, updated_at)
+    track = raw.get("track_email", False)
+    if not isinstance(track, bool):
+        raise where.error("'track_email' must be true or false")
+    return Template(template_id, parsed, default, variants, origin, updated_at, track)
 
 
 def _parse_channels(where: _Where, names: list[Any]) -> tuple[Channel, ...]:

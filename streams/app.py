@@ -29,6 +29,7 @@ from herald.contracts import (
 )
 from herald.deferred import DeferredStore
 from herald.errors import OutageError
+from herald.links import LinkSigner
 from herald.profiles import check_contacts, check_preferences
 from herald.settings import HeraldSettings
 from herald.template_feed import TemplateFeed
@@ -121,6 +122,7 @@ def create_app(settings: HeraldSettings, *, clock: Clock = utc_now) -> faust.App
         # a table whose changelog does not match is the deployment's fault, not the event's
         infrastructure=(OutageError, PartitionsMismatch),
         partitions=per_user_partitions(settings),
+        links=LinkSigner.configured(settings.links),
     )
     # Faust picks a table's changelog serializers from its types: bytes -> raw, else JSON.
     preferences = app.Table(

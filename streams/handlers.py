@@ -15,6 +15,7 @@ from herald import deadletter
 from herald.contracts import TopicCodec
 from herald.deferred import DeferredStore
 from herald.errors import CodecError, OutageError, RecordError, where
+from herald.links import LinkSigner
 from herald.models import (
     AddressInvalidated,
     Channel,
@@ -26,8 +27,10 @@ from herald.models import (
     UserNotification,
     UserPreferences,
 )
+from herald.receipts import MessageRef
 from herald.settings import PipelineSettings
 from herald.templating import TemplateError, TemplateStore
+from herald.tracking import tracked
 from herald.validation import validate
 from streams import shards
 from streams import state as user_state
@@ -72,8 +75,10 @@ class Handlers:
         on_fatal: Fatal = _no_fatal,
         infrastructure: tuple[type[BaseException], ...] = (OutageError,),
         partitions: int | None = None,
+        links: LinkSigner | None = None,
     ) -> None:
         self.codecs = codecs
+        self.links = links  # signs the tracked links of templates with track_email
         self.outbox = outbox
         self.templates = templates
         self.deferred = deferred
@@ -350,6 +355,11 @@ class Handlers:
                 detail=error.detail,
             )
             return False
+        page = rendered.html
+        if page and self.links and self.templates.template(note.template_id).track_email:
+            ref = MessageRef(note.notification_id, note.request_id, note.user_id, send.channel,
+                             note.tenant)  # fmt: skip
+            page = tracked(page, ref, self.links, now)
         for address in send.addresses:
             self.outbox.message(
                 ChannelMessage(
@@ -361,7 +371,7 @@ class Handlers:
                     platform=address.platform,
                     title=rendered.title,
                     body=rendered.body,
-                    html=rendered.html,
+                    html=page,
                     category=note.category,
                     priority=note.priority,
                     deadline=note.expires_at,
