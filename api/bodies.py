@@ -3,11 +3,13 @@ and publishes them as the OpenAPI spec."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from herald.analytics import funnel
 from herald.history import RequestCounts, StatusRow
 from herald.models import (
     Channel,
@@ -140,9 +142,38 @@ class HistoryPage(BaseModel):
     next_cursor: str | None
 
 
+class Delivery(BaseModel):
+    """How far the messages got: each stage counts those that reached it or went beyond (an
+    opened message was delivered); rates are of the sent (null before any was sent)."""
+
+    sent: int
+    delivered: int
+    opened: int
+    clicked: int
+    bounced: int
+    delivery_rate: float | None
+    open_rate: float | None
+    click_rate: float | None
+
+    @classmethod
+    def of(cls, latest: Mapping[State, int]) -> Delivery:
+        found = funnel(latest)
+        return cls(
+            sent=found.sent,
+            delivered=found.delivered,
+            opened=found.opened,
+            clicked=found.clicked,
+            bounced=found.bounced,
+            delivery_rate=found.rate(found.delivered),
+            open_rate=found.rate(found.opened),
+            click_rate=found.rate(found.clicked),
+        )
+
+
 class ChannelCounts(BaseModel):
     channel: Channel | None = Field(description="null: decided before a channel (expired)")
     states: dict[State, int]
+    delivery: Delivery
 
 
 class RequestSummary(BaseModel):
@@ -151,16 +182,19 @@ class RequestSummary(BaseModel):
     request_id: str
     notifications: int
     states: dict[State, int]
+    delivery: Delivery
     channels: list[ChannelCounts]
 
     @classmethod
     def of(cls, counts: RequestCounts) -> RequestSummary:
+        total = counts.total()
         return cls(
             request_id=counts.request_id,
             notifications=counts.notifications,
-            states=dict(counts.total()),
+            states=dict(total),
+            delivery=Delivery.of(total),
             channels=[
-                ChannelCounts(channel=channel, states=dict(states))
+                ChannelCounts(channel=channel, states=dict(states), delivery=Delivery.of(states))
                 for channel, states in sorted(
                     counts.by_channel.items(), key=lambda item: item[0] or ""
                 )

@@ -11,14 +11,16 @@ never an address, a token, a user or a notification id.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from enum import StrEnum
 from types import TracebackType
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from herald.analytics import RateCounter
 from herald.errors import ConfigurationError
-from herald.models import State
+from herald.models import Channel, State
 
 NO_PROVIDER = "none"  # the provider label of an outcome reached without a provider call
 CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -204,11 +206,25 @@ class SinkMetrics:
             "Profile records not stored: invalid (the streams worker dead-letters them).",
             registry=reg,
         )
+        self.delivery_rate = Gauge(
+            "herald_delivery_rate",
+            "Status events of a stage (delivered, opened, clicked, bounced) per sent event, by "
+            "channel and provider (all: the channel's whole), since this sink started",
+            ["channel", "provider", "stage"],
+            registry=reg,
+        )
+        self._rates = RateCounter()
         self.lag = Gauge(
             "herald_sink_consumer_lag",
             "Records on this worker's partitions past what it has taken (after each batch).",
             registry=reg,
         )
+
+    def stored(self, events: Iterable[tuple[Channel | None, str | None, State]]) -> None:
+        """The delivery rates, with the stored status events counted in."""
+        for key in self._rates.add(events):
+            for stage, rate in self._rates.rates(key).items():
+                self.delivery_rate.labels(*key, stage.value).set(rate)
 
     def written(self, tables: tuple[str, ...], statuses: int) -> None:
         for table in tables:

@@ -176,6 +176,7 @@ class SinkWorker:
         self.written += len(decoded.rows)  # counted before the commit a lag check waits for
         self.metrics.written((STATUS_TABLE, USER_TABLE, REQUEST_TABLE), len(decoded.rows))
         self.metrics.written((PROFILE_TABLE,), len(decoded.profiles))
+        self.metrics.stored((r.channel, r.provider, r.state) for r in decoded.rows)
         self.metrics.batches.observe(len(records))
         self._commit(next_offsets(position(m) for m in records))
 

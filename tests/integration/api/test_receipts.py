@@ -30,6 +30,7 @@ from lab.sandboxes.reporter import CERTIFICATE_PATH
 from lab.workers import WorkerProcess
 from tests.integration.api.conftest import Api
 from tests.integration.api.test_publish import bearer
+from tests.integration.connectors.test_metrics import get, metrics_url, scrape
 from tests.integration.delivery import Delivery, dead_letters, message, running_delivery
 
 Sandbox = tuple[HeraldSettings, SandboxControl]
@@ -42,6 +43,7 @@ class Loop:
     delivery: Delivery
     api: Api
     control: SandboxControl
+    sink: WorkerProcess
 
     def wait_states(
         self, wanted: dict[str, State], timeout_s: float = 60
@@ -85,10 +87,12 @@ def receipts_loop(
         api = start_api(delivery.settings, port=port)
         for channel in channels:
             delivery.sender(channel)
-        sink = WorkerProcess("sink", delivery.settings, workdir / "sink.log").start()
+        sink = WorkerProcess(
+            "sink", delivery.settings, workdir / "sink.log", args=("--metrics-port", "0")
+        ).start()
         delivery.workers.append(sink)
         try:
-            yield Loop(delivery, api, control)
+            yield Loop(delivery, api, control, sink)
         finally:
             control.reset()
 
@@ -143,6 +147,12 @@ def test_twilio_callbacks_dsn_bounces_and_push_opens_become_statuses_and_rows(
 
         twilio_reports = loop.control.reports("twilio")
         smtp_reports = loop.control.reports("smtp")
+        reader = bearer(loop.api.token(Scope.READ))
+        summary = httpx.get(f"{loop.api.url}/v1/requests/{sms_ok.request_id}", headers=reader)
+        bounce_summary = httpx.get(
+            f"{loop.api.url}/v1/requests/{mail_dead.request_id}", headers=reader
+        ).json()
+        _, rates = scrape(metrics_url(loop.sink))
     assert {r.status for r in twilio_reports} == {200} and len(twilio_reports) == 4  # sent + final
     assert [(r.kind, r.status) for r in smtp_reports] == [("dsn", 200)]
 
@@ -175,6 +185,22 @@ def test_twilio_callbacks_dsn_bounces_and_push_opens_become_statuses_and_rows(
     ):
         rows = timeline(cql, migrated, sent_message.notification_id)
         assert [r.state for r in rows][-1] is state, rows
+
+    # the per-request summary and the sink's delivery-rate gauges
+    assert summary.json()["delivery"] == {
+        "sent": 1, "delivered": 1, "opened": 0, "clicked": 0, "bounced": 0,
+        "delivery_rate": 1.0, "open_rate": 0.0, "click_rate": 0.0,
+    }  # fmt: skip
+    assert bounce_summary["delivery"]["bounced"] == 1
+    assert bounce_summary["delivery"]["delivery_rate"] == 0.0
+    assert (
+        get(rates, "herald_delivery_rate", channel="sms", provider="twilio", stage="delivered")
+        == 0.5
+    )
+    assert (
+        get(rates, "herald_delivery_rate", channel="email", provider="smtp", stage="bounced") == 0.5
+    )
+    assert get(rates, "herald_delivery_rate", channel="push", provider="all", stage="opened") == 1.0
 
 
 def test_ses_events_arrive_through_a_confirmed_sns_subscription(
