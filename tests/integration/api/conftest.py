@@ -160,10 +160,12 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"  # kept after the run
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser(settings: HeraldSettings) -> Iterator[Browser]:
     """Debian's chromium (installed through apt when missing, as the stack's servers are),
-    driven by Playwright; Playwright's own browser downloads are never used."""
+    driven by Playwright; Playwright's own browser downloads are never used. For one test:
+    Playwright's sync API keeps an event loop running in this thread until it stops, which
+    would break every asyncio test after it."""
     path = system_command(settings, "chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)

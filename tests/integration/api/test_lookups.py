@@ -65,13 +65,22 @@ def test_statuses_of_a_request_sent_over_http_are_looked_up(
                 time.sleep(0.5)
             unknown = httpx.get(f"{api.url}/v1/requests/never-sent", headers=bearer(reader))
 
+    nothing_sent = {
+        "sent": 0, "delivered": 0, "opened": 0, "clicked": 0, "bounced": 0,
+        "delivery_rate": None, "open_rate": None, "click_rate": None,
+    }  # fmt: skip
     assert summary == {
         "request_id": sent.json()["request_id"],
         "notifications": 2,
         "states": {"queued": 2, "suppressed": 2},
+        "delivery": nothing_sent,  # queued and suppressed: none sent yet
         "channels": [
-            {"channel": "email", "states": {"queued": 1, "suppressed": 1}},
-            {"channel": "push", "states": {"queued": 1, "suppressed": 1}},
+            {
+                "channel": "email",
+                "states": {"queued": 1, "suppressed": 1},
+                "delivery": nothing_sent,
+            },
+            {"channel": "push", "states": {"queued": 1, "suppressed": 1}, "delivery": nothing_sent},
         ],
     }
     assert unknown.status_code == 404
