@@ -75,8 +75,9 @@ def _refused(services: Services, provider: str, error: InvalidReceipt | Malforme
 
 
 async def _record(
-    services: Services, provider: str, events: list[ProviderEvent], raw: bytes, ignored: int = 0
+    services: Services, provider: str, events: list[ProviderEvent], raw: bytes
 ) -> ReceiptOutcome:
+    ignored = 0 if events else 1  # a receipt of nothing Herald tracks (a status on the way)
     if ignored:
         services.metrics.receipts.labels(provider, "ignored").inc(ignored)
     outcomes = await services.matcher.record(provider, events, raw)
@@ -102,7 +103,7 @@ async def twilio_callback(request: Request) -> ReceiptOutcome:
         events = twilio_receipts.events(dict(form), datetime.now(UTC))
     except (InvalidReceipt, MalformedReceipt) as error:
         _refused(services, "twilio", error)
-    return await _record(services, "twilio", events, raw, ignored=0 if events else 1)
+    return await _record(services, "twilio", events, raw)
 
 
 @router.post(
@@ -127,7 +128,7 @@ async def ses_events(request: Request) -> ReceiptOutcome:
         events = sns.ses_events(message) if message.kind == "Notification" else []
     except (InvalidReceipt, MalformedReceipt) as error:
         _refused(services, "ses", error)
-    return await _record(services, "ses", events, raw, ignored=0 if events else 1)
+    return await _record(services, "ses", events, raw)
 
 
 @router.post(
@@ -145,7 +146,7 @@ async def smtp_bounce(request: Request) -> ReceiptOutcome:
         events = dsn.events(raw, datetime.now(UTC))
     except MalformedReceipt as error:
         _refused(services, "smtp", error)
-    return await _record(services, "smtp", events, raw, ignored=0 if events else 1)
+    return await _record(services, "smtp", events, raw)
 
 
 @router.post(
