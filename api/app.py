@@ -1,5 +1,6 @@
 """The app factory: ``create_app(settings)``; ``from_environment`` is what uvicorn's workers
-call (each reads the settings itself, from ``HERALD_*`` or ``HERALD_SETTINGS_FILE``)."""
+call (each reads the settings itself, from ``HERALD_*`` or ``HERALD_SETTINGS_FILE``), with the
+publish lane (api/lane.py) in front."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from api import (
     unsubscribe,
 )
 from api.bodies import Checks, Problem
+from api.errors import outage_answer
+from api.lane import PublishLane
 from api.metrics import Measured
 from api.services import Services, services_of
 from herald import __version__
@@ -67,8 +70,8 @@ def create_app(settings: HeraldSettings) -> FastAPI:
     return app
 
 
-def from_environment() -> FastAPI:
-    return create_app(read_settings())
+def from_environment() -> PublishLane:
+    return PublishLane(create_app(read_settings()))
 
 
 def _health(app: FastAPI) -> None:
@@ -100,9 +103,4 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OutageError)
     async def outage(request: Request, error: OutageError) -> JSONResponse:
-        # a server is away: retry, as for a 503 of the publish
-        return JSONResponse(
-            {"detail": f"{type(error).__name__}: try again"},
-            503,
-            headers={"Retry-After": str(notifications.RETRY_AFTER_S)},
-        )
+        return outage_answer(error)

@@ -157,6 +157,8 @@ class Verifier:
         self._store = store
         self._cache_s = cache_s
         self._cached: dict[str, tuple[float, ApiKey | None]] = {}
+        # tokens that passed, by token: a repeat skips the digest (as long as its key's entry)
+        self._admitted: dict[str, tuple[float, ApiKey]] = {}
         # one lookup at a time per key id: when an entry expires under load, the requests
         # that arrive meanwhile wait for that lookup instead of each making their own
         self._looking: dict[str, asyncio.Future[ApiKey | None]] = {}
@@ -164,11 +166,14 @@ class Verifier:
     async def key_for(self, token: str) -> ApiKey | None:
         """The key a valid, unrevoked token belongs to; None for any other token. Only a key
         not looked up within ``cache_s`` costs a query (in a thread: the loop goes on)."""
+        now = time.monotonic()
+        admitted = self._admitted.get(token)
+        if admitted is not None and now - admitted[0] <= self._cache_s:
+            return admitted[1]
         parsed = parse(token)
         if parsed is None:
             return None
         key_id, secret = parsed
-        now = time.monotonic()
         hit = self._cached.get(key_id)
         if hit is None or now - hit[0] > self._cache_s:
             hit = (now, await self._look_up(key_id))
@@ -176,7 +181,12 @@ class Verifier:
                 self._cached.clear()  # bounded: a flood of made-up ids cannot grow it
             self._cached[key_id] = hit
         key = hit[1]
-        return key if key is not None and key.admits(secret) else None
+        if key is None or not key.admits(secret):
+            return None
+        if len(self._admitted) > 10_000:
+            self._admitted.clear()
+        self._admitted[token] = (hit[0], key)  # trusted no longer than its key's entry
+        return key
 
     async def _look_up(self, key_id: str) -> ApiKey | None:
         pending = self._looking.get(key_id)

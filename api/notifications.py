@@ -12,20 +12,22 @@ from fastapi.responses import JSONResponse
 
 from api.auth import require
 from api.bodies import Accepted, NotificationIn, Problem, SeedSendIn, answers
+from api.errors import unavailable
 from api.idempotency import Answer, KeyReused, StillRunning, fingerprint
 from api.keys import ApiKey, Scope
 from api.services import Services, services_of
 from herald.errors import OutageError, ValidationError
+from herald.models import NotificationRequest
 from herald.validation import validate
 
 router = APIRouter(tags=["notifications"])
-RETRY_AFTER_S = 5
+IDEMPOTENCY_KEY_MAX = 200
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
+        max_length=IDEMPOTENCY_KEY_MAX,
         description="Becomes the request id; a repeat gets the first answer (24 h).",
     ),
 ]
@@ -36,10 +38,6 @@ ANSWERS = answers(
         503: {"model": Problem, "description": "Kafka or Redis cannot be reached: retry later."},
     }
 )
-
-
-def unavailable(what: str) -> HTTPException:
-    return HTTPException(503, what, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def invalid(field: str, problem: str) -> HTTPException:
@@ -57,7 +55,7 @@ async def accept(services: Services, body: NotificationIn, key: str | None) -> J
     except ValidationError as error:
         raise invalid(error.field, error.problem) from error
     if key is None:
-        answer = await publish(services, request_id, body, len(request.recipients))
+        answer = await publish(services, request)
         return JSONResponse(answer.body, answer.status)
     print_ = fingerprint(body.model_dump(mode="json", exclude={"request_id"}))
     try:
@@ -71,7 +69,7 @@ async def accept(services: Services, body: NotificationIn, key: str | None) -> J
     if first is not None:
         return JSONResponse(first.body, first.status)
     try:
-        answer = await publish(services, request_id, body, len(request.recipients))
+        answer = await publish(services, request)
     except BaseException:
         await services.idempotency.give_up(key)
         raise
@@ -79,15 +77,15 @@ async def accept(services: Services, body: NotificationIn, key: str | None) -> J
     return JSONResponse(answer.body, answer.status)
 
 
-async def publish(services: Services, request_id: str, body: NotificationIn, count: int) -> Answer:
-    request = body.to_request(request_id, datetime.now(UTC))
+async def publish(services: Services, request: NotificationRequest) -> Answer:
     try:
         await services.publisher.publish(request)
     except OutageError as error:
         raise unavailable(f"the request was not published: {error}") from error
+    count = len(request.recipients)
     services.metrics.published.inc()
     services.metrics.recipients.inc(count)
-    return Answer(202, Accepted(request_id=request_id, recipients=count).model_dump())
+    return Answer(202, {"request_id": request.request_id, "recipients": count})
 
 
 @router.post("/v1/notifications", status_code=202, response_model=Accepted, responses=ANSWERS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import defaultdict
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -23,12 +24,18 @@ from herald.publisher import PublishError, producer_config
 from herald.settings import HeraldSettings
 from herald.topics import TopicNames
 
+Outcome = tuple[KafkaError | None, int]  # the broker's error, or None; the record's timestamp
+Confirmation = asyncio.Future[Outcome]
+
 
 class AsyncPublisher:
     def __init__(self, settings: HeraldSettings, codec: AvroCodec) -> None:
         timeout_ms = int(settings.api.publish_timeout_s * 1000)
         self._producer = Producer(
-            producer_config(settings, **{"message.timeout.ms": timeout_ms, "linger.ms": 1})
+            producer_config(
+                settings,
+                **{"message.timeout.ms": timeout_ms, "linger.ms": settings.api.publish_linger_ms},
+            )
         )
         names = TopicNames(settings.kafka.topic_prefix)
         self._requests = TopicCodec(codec, names.requests, REQUEST)
@@ -37,6 +44,10 @@ class AsyncPublisher:
         self._templates = TopicCodec(codec, names.templates, TEMPLATE)
         self._status = TopicCodec(codec, names.status, STATUS)
         self._dead_letter = names.dead_letter
+        # confirmations served by one poll, handed to their loops in one call each: a call
+        # per record wakes the loop once per record
+        self._confirmed: list[tuple[asyncio.AbstractEventLoop, Confirmation, Outcome]] = []
+        self._confirmed_lock = threading.Lock()
         self._stopped = threading.Event()
         # librdkafka calls back from poll(): a thread of its own serves them
         self._poller = threading.Thread(target=self._poll, name="api-producer", daemon=True)
@@ -45,6 +56,18 @@ class AsyncPublisher:
     def _poll(self) -> None:
         while not self._stopped.is_set():
             self._producer.poll(0.1)
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        with self._confirmed_lock:
+            confirmed, self._confirmed = self._confirmed, []
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Confirmation, Outcome]]]
+        by_loop = defaultdict(list)
+        for loop, future, outcome in confirmed:
+            by_loop[loop].append((future, outcome))
+        for loop, settled in by_loop.items():
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_settle, settled)
 
     async def publish(self, request: NotificationRequest) -> None:
         """Returns once the broker confirmed the record; ``PublishError`` when it did not
@@ -85,11 +108,12 @@ class AsyncPublisher:
         timestamp_ms: int | None = None,
     ) -> int:
         loop = asyncio.get_running_loop()
-        confirmed: asyncio.Future[tuple[KafkaError | None, int]] = loop.create_future()
+        confirmed: Confirmation = loop.create_future()
 
         def delivered(error: KafkaError | None, message: Message) -> None:
             _, timestamp_ms = message.timestamp()
-            loop.call_soon_threadsafe(_settle, confirmed, (error, timestamp_ms))
+            with self._confirmed_lock:
+                self._confirmed.append((loop, confirmed, (error, timestamp_ms)))
 
         try:
             self._producer.produce(
@@ -118,10 +142,10 @@ class AsyncPublisher:
         self._producer.flush(10)
         self._stopped.set()
         self._poller.join(5)
+        self._hand_over()
 
 
-def _settle(
-    future: asyncio.Future[tuple[KafkaError | None, int]], outcome: tuple[KafkaError | None, int]
-) -> None:
-    if not future.done():
-        future.set_result(outcome)
+def _settle(settled: list[tuple[Confirmation, Outcome]]) -> None:
+    for future, outcome in settled:
+        if not future.done():
+            future.set_result(outcome)

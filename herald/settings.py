@@ -333,6 +333,9 @@ class ApiSettings(_Frozen):
     workers: int = Field(default=1, ge=1)  # uvicorn processes
     # How long a publish waits for the broker's confirmation before the answer is a 503.
     publish_timeout_s: float = Field(default=10.0, gt=0)
+    # How long the producer gathers records into one batch: fewer produce requests and
+    # confirmations to serve under load, for at most this much added latency.
+    publish_linger_ms: float = Field(default=5.0, ge=0)
     idempotency_ttl_s: int = 24 * 3600  # how long a key's first answer is kept
     key_cache_s: float = 5.0  # how long a looked-up API key is trusted (a revocation's delay)
     history_days: int = Field(default=30, ge=1)  # how far back a user's history is listed

@@ -4,6 +4,7 @@ validation that names the field, and a 503 (never a 202) when the broker is away
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 import httpx
@@ -19,6 +20,9 @@ BODY = {
     "data": {"name": "Ann", "order_id": "42"},
     "channels": ["push", "email"],
 }
+
+
+JSON = {"Content-Type": "application/json"}
 
 
 def bearer(token: str, **headers: str) -> dict[str, str]:
@@ -51,6 +55,41 @@ def test_a_request_is_on_kafka_when_the_answer_is_202(api: Api) -> None:
         in metrics
     )
     assert "herald_api_published_recipients_total 4.0" in metrics
+
+
+def test_the_lane_and_the_fastapi_route_publish_and_answer_alike(api: Api) -> None:
+    # application/json with a valid key is the lane's plain case; another JSON type goes on to
+    # the FastAPI route: the same records, the same answers
+    token = api.token(Scope.PUBLISH)
+    url = f"{api.url}/v1/notifications"
+    content = json.dumps(BODY)
+    lane = httpx.post(
+        url, content=content, headers=bearer(token, **JSON, **{"Idempotency-Key": "a"})
+    )
+    route = httpx.post(
+        url,
+        content=content,
+        headers=bearer(
+            token, **{"Content-Type": "application/merge-patch+json", "Idempotency-Key": "b"}
+        ),
+    )
+    assert (lane.status_code, route.status_code) == (202, 202), route.text
+    assert lane.json() == {"request_id": "a", "recipients": 3}
+    assert route.json() == {"request_id": "b", "recipients": 3}
+    found = dict(requests_on_topic(api))
+    assert set(found) == {b"a", b"b"}
+    same = ("recipients", "channels", "data", "template_id", "category", "source")
+    assert {k: found[b"a"][k] for k in same} == {k: found[b"b"][k] for k in same}
+
+    # what the lane does not take gets the route's documented answers
+    bad = httpx.post(
+        url, content=json.dumps(dict(BODY, channels=["fax"])), headers=bearer(token, **JSON)
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"][:2] == ["body", "channels"]
+    assert httpx.post(url, content=content, headers=JSON).status_code == 401
+    read_only = api.token(Scope.READ)
+    assert httpx.post(url, content=content, headers=bearer(read_only, **JSON)).status_code == 403
 
 
 def test_fifty_concurrent_posts_with_one_key_publish_one_request(api: Api) -> None:
