@@ -242,16 +242,23 @@ def redis_plan(settings: HeraldSettings, installed: Installed, run_dir: Path) ->
     )
 
 
+def run_dir(settings: HeraldSettings, name: str) -> Path:
+    """Where server ``name`` keeps its files and its pid file."""
+    return settings.stack.home / "stack" / name
+
+
 def plans(settings: HeraldSettings, installed: Installed) -> dict[str, ServerPlan]:
     """Every server's plan, in start order."""
-    root = settings.stack.home / "stack"
     builders = {
         "kafka": kafka_plan,
         "cassandra": cassandra_plan,
         "registry": registry_plan,
         "redis": redis_plan,
     }
-    return {name: build(settings, installed, root / name) for name, build in builders.items()}
+    return {
+        name: build(settings, installed, run_dir(settings, name))
+        for name, build in builders.items()
+    }
 
 
 def address_of(plan: ServerPlan) -> str:
