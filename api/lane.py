@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
@@ -62,12 +62,11 @@ class PublishLane:
             await self.app(scope, _replay(raw, receive), send)
             return
         notification, idempotency_key = plain
+        response: Response
         try:
             response = await accept(services, notification, idempotency_key)
-        except HTTPException as error:
-            response = JSONResponse(
-                {"detail": error.detail}, error.status_code, headers=error.headers
-            )
+        except HTTPException as error:  # answered as FastAPI's routes answer it
+            response = await http_exception_handler(Request(scope), error)
         except OutageError as error:
             response = outage_answer(error)
         await response(scope, receive, send)

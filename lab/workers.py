@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -146,15 +146,24 @@ class ApiProcess(WorkerProcess):
 
     def start(self) -> ApiProcess:
         super().start()  # its services are connected; uvicorn binds the port right after
-        import httpx
+        if not answering(f"{self.url}/healthz", 10):
+            self.stop()
+            raise WorkerFailed(f"herald api did not answer on {self.url}")
+        return self
 
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                httpx.get(f"{self.url}/healthz", timeout=1).raise_for_status()
-                return self
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise WorkerFailed(f"herald api did not answer on {self.url}") from None
-                time.sleep(0.05)
+
+def answering(url: str, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Whether a GET of ``url`` succeeds within ``timeout_s`` (False as soon as ``alive`` says
+    the server is gone)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while alive():
+        try:
+            httpx.get(url, timeout=1).raise_for_status()
+            return True
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+    return False

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
-import httpx
 from starlette.types import Receive, Scope, Send
 
 from herald.cli.api import UVICORN_OPTIONS
+from lab.workers import answering
 
 ANSWER = b'{"request_id":"bare","recipients":10}'
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(ANSWER)).encode())]
@@ -44,17 +43,11 @@ class BareServer:
         return None if self._process is None else self._process.pid
 
     def start(self) -> BareServer:
-        self._process = subprocess.Popen(self._argv)  # noqa: S603 - fixed argv
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.post(self.url, content=b"{}", timeout=1)
-                return self
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or self._process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError(f"the bare ASGI app did not answer on {self.url}") from None
-                time.sleep(0.1)
+        process = self._process = subprocess.Popen(self._argv)  # noqa: S603 - fixed argv
+        if not answering(self.url, 30, alive=lambda: process.poll() is None):
+            self.stop()
+            raise RuntimeError(f"the bare ASGI app did not answer on {self.url}")
+        return self
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
